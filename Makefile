@@ -1,0 +1,75 @@
+# TDS Ledger — developer and CI entry points.
+#
+#   make test    install if needed, then run the whole suite (SQLite and PostgreSQL)
+#   make run     start a demo ledger:   make run DATA_DIR=/tmp/demo PORT=8080
+#   make bench   run every benchmark script in scripts/bench/
+#   make clean   remove caches and build output (distclean also removes .venv, node_modules)
+#
+# The install step is re-run only when pyproject.toml (or package.json / its lock)
+# is newer than the stamp left by the last install, so a repeated `make test` is fast.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+STAMP  := $(VENV)/.install-stamp
+
+DATA_DIR ?= ./data
+HOST     ?= 127.0.0.1
+PORT     ?= 8000
+
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS    ?=
+TDSL_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export TDSL_TEST_POSTGRES_URL
+
+# Node tools (anvil, solc) that package.json may add later are found on PATH.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+# npm hook: only when the repo has a package.json.
+ifneq ($(wildcard package.json),)
+NPM_STAMP := node_modules/.install-stamp
+endif
+
+.PHONY: venv install run test bench clean distclean
+
+venv: install
+install: $(STAMP) $(NPM_STAMP)
+
+$(VPY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	  || { echo "error: $(PYTHON) is $$($(PYTHON) -V 2>&1); Python 3.11+ is required (make PYTHON=python3.12 ...)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(VPY)
+	$(VPY) -m pip install -e '.[test,bench]'
+	@touch $@
+
+$(NPM_STAMP): package.json $(wildcard package-lock.json)
+	npm ci --no-audit --no-fund
+	@mkdir -p $(@D) && touch $@
+
+run: install
+	$(VENV)/bin/tdsl demo --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
+
+test: install
+	$(VPY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests $(PYTEST_ARGS)
+
+bench: install
+	@shopt -s nullglob; scripts=(scripts/bench/*.py); \
+	if (( $${#scripts[@]} == 0 )); then echo "no benchmark scripts in scripts/bench/"; exit 0; fi; \
+	for script in "$${scripts[@]}"; do \
+	  echo "== $$script"; \
+	  $(VPY) "$$script"; \
+	done
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -path ./node_modules -prune -o \
+	  -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) node_modules

@@ -1,0 +1,106 @@
+"""SQLModel tables of the ledger (DESIGN §5).
+
+These classes define the schema only. Rows are written from typed, already validated
+values by ``ledger.store.sql``, never built from raw wire input. Hashes and signed bytes
+are stored as raw bytes (``LargeBinary``); the exact canonical envelope bytes are kept
+(``entries.envelope``) and never rebuilt from the other columns, which exist for queries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class LogRow(SQLModel, table=True):
+    """One append-only log (one data space). ``tree_size`` is the sequencer's counter."""
+
+    __tablename__ = "logs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    origin: str = Field(unique=True, max_length=255)
+    log_id: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))  # SHA-256(origin)
+    tree_size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    chain_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    contract: str = Field(max_length=42)
+    operator: str = Field(max_length=42)
+    note_vkey: str = Field(max_length=512)
+    created_at: datetime
+
+
+class EntryRow(SQLModel, table=True):
+    """One log entry. ``payload``/``salt`` are NULL once erased; the entry stays."""
+
+    __tablename__ = "entries"
+    __table_args__ = (
+        UniqueConstraint("log", "record_id", name="uq_entries_record_id"),
+        Index("ix_entries_leaf_hash", "log", "leaf_hash"),
+        Index("ix_entries_author", "log", "author", "idx"),
+        Index("ix_entries_kind", "log", "kind", "idx"),
+    )
+
+    log: int = Field(foreign_key="logs.id", primary_key=True)
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    record_id: str = Field(max_length=128)
+    kind: str = Field(max_length=32)
+    author: str = Field(max_length=42)
+    issued_at: str = Field(max_length=40)
+    visibility: str = Field(max_length=8)
+    envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    payload: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    salt: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))
+    erased_at: datetime | None = None
+    appended_at: datetime
+
+
+class TileRow(SQLModel, table=True):
+    """The newest content of one C2SP tile; it only grows, so any prefix is an older version."""
+
+    __tablename__ = "tiles"
+
+    log: int = Field(foreign_key="logs.id", primary_key=True)
+    level: int = Field(primary_key=True)
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class CheckpointRow(SQLModel, table=True):
+    """A signed checkpoint. At most one per (log, tree_size): the sealer never signs a fork."""
+
+    __tablename__ = "checkpoints"
+
+    log: int = Field(foreign_key="logs.id", primary_key=True)
+    tree_size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    note: str
+    sealed_at: datetime
+
+
+class ParticipantRow(SQLModel, table=True):
+    """A registered participant, derived from the ``participant`` record at ``entry_idx``."""
+
+    __tablename__ = "participants"
+
+    log: int = Field(foreign_key="logs.id", primary_key=True)
+    address: str = Field(primary_key=True, max_length=42)
+    name: str = Field(max_length=255)
+    legal_id: str = Field(max_length=255)
+    roles: str = Field(max_length=255)  # comma-separated, sorted
+    entry_idx: int = Field(sa_column=Column(BigInteger, nullable=False))
+    registered_at: datetime
+
+
+class TokenRow(SQLModel, table=True):
+    """An API token, stored as SHA-256 of the token string; revocable."""
+
+    __tablename__ = "api_tokens"
+
+    token_hash: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    log: int = Field(foreign_key="logs.id")
+    address: str = Field(max_length=42)
+    label: str = Field(default="", max_length=255)
+    created_at: datetime
+    revoked_at: datetime | None = None

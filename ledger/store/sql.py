@@ -1,0 +1,434 @@
+"""The SQL store: SQLite (default) and PostgreSQL, through SQLAlchemy Core.
+
+Contract (what callers may rely on):
+
+- ``append`` is atomic and durable once it returns: either every record of the batch is
+  stored with its index, tiles and the new tree size, or nothing is. SQLite runs in WAL
+  mode with ``synchronous=FULL``; PostgreSQL commits synchronously.
+- Indexes are assigned gap-free and exactly once under concurrent writers, in any number
+  of processes: SQLite takes the database write lock up front (``BEGIN IMMEDIATE``),
+  PostgreSQL takes a row lock on the log (``SELECT … FOR UPDATE``), before reading the size.
+- Appending a record id that is already stored with the same leaf hash returns its
+  existing index (``duplicate=True``); with another leaf hash it raises ``Conflict`` and
+  the whole batch is rolled back.
+- Tiles only grow; every proof is computed from O(log n) tiles fetched in one query.
+- ``erase_payload`` removes payload and salt; on SQLite ``secure_delete`` zeroes the
+  freed bytes and the WAL is checkpointed and truncated, so the payload is gone from the
+  files. (On PostgreSQL old row versions stay until VACUUM reclaims them.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel
+
+from ledger import merkle, tiles
+from ledger.errors import Conflict, NotFound
+from ledger.store.models import CheckpointRow, EntryRow, LogRow, ParticipantRow, TileRow, TokenRow
+from ledger.store.values import (
+    Appended,
+    LogInfo,
+    NewEntry,
+    ParticipantInfo,
+    StoredCheckpoint,
+    StoredEntry,
+    TokenInfo,
+)
+
+_logs = LogRow.__table__
+_entries = EntryRow.__table__
+_tiles = TileRow.__table__
+_checkpoints = CheckpointRow.__table__
+_participants = ParticipantRow.__table__
+_tokens = TokenRow.__table__
+
+_IN_CHUNK = 500  # keep IN lists well under every backend's bound-parameter limit
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine configured for the ledger's durability and locking rules."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record) -> None:  # pragma: no cover - driver callback
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
+            cur = dbapi_conn.cursor()
+            for pragma in (
+                "journal_mode=WAL",
+                "synchronous=FULL",
+                "foreign_keys=ON",
+                "secure_delete=ON",
+                "busy_timeout=60000",
+            ):
+                cur.execute(f"PRAGMA {pragma}")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:  # pragma: no cover - driver callback
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class SQLStore:
+    """The ledger's rows on one database. Thread-safe; share one per process."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+
+    def create_schema(self) -> None:
+        SQLModel.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    # -- logs ----------------------------------------------------------------------
+
+    def create_log(
+        self, *, origin: str, chain_id: int, contract: str, operator: str, note_vkey: str
+    ) -> LogInfo:
+        row = dict(
+            origin=origin,
+            log_id=hashlib.sha256(origin.encode()).digest(),
+            tree_size=0,
+            chain_id=chain_id,
+            contract=contract,
+            operator=operator,
+            note_vkey=note_vkey,
+            created_at=_now(),
+        )
+        try:
+            with self._write() as conn:
+                conn.execute(insert(_logs).values(**row))
+        except IntegrityError as e:
+            raise Conflict(f"a log with origin {origin!r} already exists") from e
+        return self.get_log(origin)
+
+    def get_log(self, origin: str | None = None) -> LogInfo:
+        """The log with this origin, or the only log when origin is None."""
+        with self._read() as conn:
+            q = select(_logs)
+            if origin is not None:
+                q = q.where(_logs.c.origin == origin)
+            rows = conn.execute(q.order_by(_logs.c.id).limit(2)).all()
+        if not rows or (origin is None and len(rows) > 1):
+            raise NotFound(f"no log {origin!r}" if origin else "expected exactly one log in the store")
+        r = rows[0]
+        return LogInfo(r.id, r.origin, bytes(r.log_id), r.tree_size, r.chain_id, r.contract, r.operator, r.note_vkey)
+
+    def tree_size(self, log: int) -> int:
+        with self._read() as conn:
+            return conn.execute(select(_logs.c.tree_size).where(_logs.c.id == log)).scalar_one()
+
+    # -- appending -----------------------------------------------------------------
+
+    def append(self, log: int, batch: Sequence[NewEntry]) -> list[Appended]:
+        """Append a batch atomically; see the module contract."""
+        if not batch:
+            return []
+        now = _now()
+        with self._write() as conn:
+            size = conn.execute(
+                select(_logs.c.tree_size).where(_logs.c.id == log).with_for_update()
+            ).scalar_one()
+            known = self._indexes_of(conn, log, {e.record_id for e in batch})
+            results: list[Appended] = []
+            rows: list[dict] = []
+            hashes: list[bytes] = []
+            registrations: list[ParticipantInfo] = []
+            for e in batch:
+                prior = known.get(e.record_id)
+                if prior is not None:
+                    idx, lh = prior
+                    if lh != e.leaf_hash:
+                        raise Conflict(
+                            f"record id {e.record_id!r} is already stored at leaf {idx} with other content"
+                        )
+                    results.append(Appended(e.record_id, idx, lh, True))
+                    continue
+                idx = size + len(rows)
+                known[e.record_id] = (idx, e.leaf_hash)
+                hashes.append(e.leaf_hash)
+                rows.append(
+                    dict(
+                        log=log, idx=idx, leaf_hash=e.leaf_hash, record_id=e.record_id, kind=e.kind,
+                        author=e.author, issued_at=e.issued_at, visibility=e.visibility,
+                        envelope=e.envelope, payload=e.payload, salt=e.salt, erased_at=None,
+                        appended_at=now,
+                    )
+                )
+                if e.registers is not None:
+                    registrations.append(
+                        ParticipantInfo(e.registers.address, e.registers.name, e.registers.legal_id,
+                                        e.registers.roles, idx)
+                    )
+                results.append(Appended(e.record_id, idx, e.leaf_hash, False))
+            if rows:
+                conn.execute(insert(_entries), rows)
+                self._write_tiles(conn, log, size, hashes)
+                for p in registrations:
+                    self._put_participant(conn, log, p, now)
+                conn.execute(update(_logs).where(_logs.c.id == log).values(tree_size=size + len(rows)))
+        return results
+
+    def _indexes_of(self, conn: Connection, log: int, record_ids: set[str]) -> dict[str, tuple[int, bytes]]:
+        found: dict[str, tuple[int, bytes]] = {}
+        ids = sorted(record_ids)
+        for i in range(0, len(ids), _IN_CHUNK):
+            q = select(_entries.c.record_id, _entries.c.idx, _entries.c.leaf_hash).where(
+                _entries.c.log == log, _entries.c.record_id.in_(ids[i : i + _IN_CHUNK])
+            )
+            for r in conn.execute(q):
+                found[r.record_id] = (r.idx, bytes(r.leaf_hash))
+        return found
+
+    def _write_tiles(self, conn: Connection, log: int, old_size: int, hashes: list[bytes]) -> None:
+        existing: set[tiles.TileKey] = set()
+
+        def read_tile(level: int, idx: int) -> bytes:
+            existing.add((level, idx))
+            q = select(_tiles.c.data).where(_tiles.c.log == log, _tiles.c.level == level, _tiles.c.idx == idx)
+            data = conn.execute(q).scalar_one_or_none()
+            if data is None:
+                raise NotFound(f"partial tile {level}/{idx} is missing from the store")
+            return bytes(data)
+
+        changed = tiles.append_to_tiles(old_size, hashes, read_tile)
+        new_rows = []
+        for (level, idx), data in changed.items():
+            if (level, idx) in existing:
+                conn.execute(
+                    update(_tiles)
+                    .where(_tiles.c.log == log, _tiles.c.level == level, _tiles.c.idx == idx)
+                    .values(data=data)
+                )
+            else:
+                new_rows.append(dict(log=log, level=level, idx=idx, data=data))
+        if new_rows:
+            conn.execute(insert(_tiles), new_rows)
+
+    # -- tiles and proofs ----------------------------------------------------------
+
+    def get_tiles(self, log: int, keys: Iterable[tiles.TileKey]) -> dict[tiles.TileKey, bytes]:
+        keys = sorted(set(keys))
+        out: dict[tiles.TileKey, bytes] = {}
+        with self._read() as conn:
+            for i in range(0, len(keys), _IN_CHUNK):
+                q = select(_tiles.c.level, _tiles.c.idx, _tiles.c.data).where(
+                    _tiles.c.log == log, tuple_(_tiles.c.level, _tiles.c.idx).in_(keys[i : i + _IN_CHUNK])
+                )
+                for r in conn.execute(q):
+                    out[(r.level, r.idx)] = bytes(r.data)
+        return out
+
+    def _hash_ranges(self, log: int, size: int, ranges: list[tuple[int, int]]) -> list[bytes]:
+        current = self.tree_size(log)
+        if size > current:
+            raise NotFound(f"tree size {size} is beyond the log's size {current}")
+        found = self.get_tiles(log, tiles.tiles_for_ranges(ranges))
+        return [tiles.range_hash(b, e, found) for b, e in ranges]
+
+    def root_at(self, log: int, size: int) -> bytes:
+        if size == 0:
+            return merkle.EMPTY_ROOT
+        return self._hash_ranges(log, size, [(0, size)])[0]
+
+    def inclusion_proof(self, log: int, index: int, size: int) -> list[bytes]:
+        if not 0 <= index < size:
+            raise NotFound(f"leaf index {index} is not in a tree of size {size}")
+        return self._hash_ranges(log, size, merkle.inclusion_proof_ranges(index, size))
+
+    def consistency_proof(self, log: int, size1: int, size2: int) -> list[bytes]:
+        if not 0 <= size1 <= size2:
+            raise NotFound(f"no consistency proof from size {size1} to size {size2}")
+        return self._hash_ranges(log, size2, merkle.consistency_proof_ranges(size1, size2))
+
+    def tile(self, log: int, level: int, idx: int) -> bytes | None:
+        return self.get_tiles(log, [(level, idx)]).get((level, idx))
+
+    # -- entries -------------------------------------------------------------------
+
+    @staticmethod
+    def _entry(r) -> StoredEntry:
+        return StoredEntry(
+            r.idx, bytes(r.leaf_hash), r.record_id, r.kind, r.author, r.issued_at, r.visibility,
+            bytes(r.envelope), None if r.payload is None else bytes(r.payload),
+            None if r.salt is None else bytes(r.salt), r.erased_at, r.appended_at,
+        )
+
+    def entry_by_record_id(self, log: int, record_id: str) -> StoredEntry:
+        with self._read() as conn:
+            r = conn.execute(
+                select(_entries).where(_entries.c.log == log, _entries.c.record_id == record_id)
+            ).one_or_none()
+        if r is None:
+            raise NotFound(f"no record {record_id!r}")
+        return self._entry(r)
+
+    def entry_at(self, log: int, idx: int) -> StoredEntry:
+        with self._read() as conn:
+            r = conn.execute(select(_entries).where(_entries.c.log == log, _entries.c.idx == idx)).one_or_none()
+        if r is None:
+            raise NotFound(f"no entry at index {idx}")
+        return self._entry(r)
+
+    def entries_by_leaf_hash(self, log: int, leaf_hashes: Iterable[bytes]) -> dict[bytes, StoredEntry]:
+        wanted = sorted(set(leaf_hashes))
+        out: dict[bytes, StoredEntry] = {}
+        with self._read() as conn:
+            for i in range(0, len(wanted), _IN_CHUNK):
+                q = select(_entries).where(
+                    _entries.c.log == log, _entries.c.leaf_hash.in_(wanted[i : i + _IN_CHUNK])
+                )
+                for r in conn.execute(q):
+                    out[bytes(r.leaf_hash)] = self._entry(r)
+        return out
+
+    def list_entries(
+        self, log: int, *, start: int = 0, limit: int = 100, author: str | None = None, kind: str | None = None
+    ) -> list[StoredEntry]:
+        q = select(_entries).where(_entries.c.log == log, _entries.c.idx >= start)
+        if author is not None:
+            q = q.where(_entries.c.author == author)
+        if kind is not None:
+            q = q.where(_entries.c.kind == kind)
+        with self._read() as conn:
+            return [self._entry(r) for r in conn.execute(q.order_by(_entries.c.idx).limit(limit))]
+
+    def leaf_data(self, log: int, start: int, end: int) -> list[tuple[int, bytes, bytes]]:
+        """``(index, leaf_hash, envelope)`` for indexes in ``[start, end)``, in order."""
+        q = (
+            select(_entries.c.idx, _entries.c.leaf_hash, _entries.c.envelope)
+            .where(_entries.c.log == log, _entries.c.idx >= start, _entries.c.idx < end)
+            .order_by(_entries.c.idx)
+        )
+        with self._read() as conn:
+            return [(r.idx, bytes(r.leaf_hash), bytes(r.envelope)) for r in conn.execute(q)]
+
+    def erase_payload(self, log: int, record_id: str) -> StoredEntry:
+        with self._write() as conn:
+            res = conn.execute(
+                update(_entries)
+                .where(_entries.c.log == log, _entries.c.record_id == record_id)
+                .values(payload=None, salt=None, erased_at=_now())
+            )
+            if res.rowcount != 1:
+                raise NotFound(f"no record {record_id!r}")
+        if self.is_sqlite:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return self.entry_by_record_id(log, record_id)
+
+    # -- checkpoints ---------------------------------------------------------------
+
+    def add_checkpoint(self, log: int, tree_size: int, root_hash: bytes, note: str) -> StoredCheckpoint:
+        """Store a signed checkpoint. A second one at the same size must have the same root."""
+        sealed_at = _now()
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    insert(_checkpoints).values(
+                        log=log, tree_size=tree_size, root_hash=root_hash, note=note, sealed_at=sealed_at
+                    )
+                )
+        except IntegrityError as e:
+            prior = self.checkpoint_at(log, tree_size)
+            if prior.root_hash != root_hash:
+                raise Conflict(f"a checkpoint at size {tree_size} with another root exists") from e
+            return prior
+        return StoredCheckpoint(tree_size, root_hash, note, sealed_at)
+
+    @staticmethod
+    def _checkpoint(r) -> StoredCheckpoint:
+        return StoredCheckpoint(r.tree_size, bytes(r.root_hash), r.note, r.sealed_at)
+
+    def latest_checkpoint(self, log: int) -> StoredCheckpoint | None:
+        q = select(_checkpoints).where(_checkpoints.c.log == log).order_by(_checkpoints.c.tree_size.desc())
+        with self._read() as conn:
+            r = conn.execute(q.limit(1)).one_or_none()
+        return None if r is None else self._checkpoint(r)
+
+    def checkpoint_at(self, log: int, tree_size: int) -> StoredCheckpoint:
+        q = select(_checkpoints).where(_checkpoints.c.log == log, _checkpoints.c.tree_size == tree_size)
+        with self._read() as conn:
+            r = conn.execute(q).one_or_none()
+        if r is None:
+            raise NotFound(f"no checkpoint at tree size {tree_size}")
+        return self._checkpoint(r)
+
+    # -- participants and tokens ---------------------------------------------------
+
+    def _put_participant(self, conn: Connection, log: int, p: ParticipantInfo, now: datetime) -> None:
+        conn.execute(_participants.delete().where(_participants.c.log == log, _participants.c.address == p.address))
+        conn.execute(
+            insert(_participants).values(
+                log=log, address=p.address, name=p.name, legal_id=p.legal_id,
+                roles=",".join(sorted(p.roles)), entry_idx=p.entry_idx, registered_at=now,
+            )
+        )
+
+    def participant(self, log: int, address: str) -> ParticipantInfo | None:
+        q = select(_participants).where(_participants.c.log == log, _participants.c.address == address)
+        with self._read() as conn:
+            r = conn.execute(q).one_or_none()
+        if r is None:
+            return None
+        return ParticipantInfo(r.address, r.name, r.legal_id, frozenset(filter(None, r.roles.split(","))), r.entry_idx)
+
+    def participants(self, log: int) -> list[ParticipantInfo]:
+        q = select(_participants).where(_participants.c.log == log).order_by(_participants.c.entry_idx)
+        with self._read() as conn:
+            return [
+                ParticipantInfo(r.address, r.name, r.legal_id, frozenset(filter(None, r.roles.split(","))), r.entry_idx)
+                for r in conn.execute(q)
+            ]
+
+    def add_token(self, log: int, token_hash: bytes, address: str, label: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                insert(_tokens).values(token_hash=token_hash, log=log, address=address, label=label, created_at=_now())
+            )
+
+    def token(self, token_hash: bytes) -> tuple[int, TokenInfo] | None:
+        with self._read() as conn:
+            r = conn.execute(select(_tokens).where(_tokens.c.token_hash == token_hash)).one_or_none()
+        if r is None:
+            return None
+        return r.log, TokenInfo(r.address, r.label, r.created_at, r.revoked_at)
+
+    def revoke_token(self, token_hash: bytes) -> None:
+        with self._write() as conn:
+            res = conn.execute(
+                update(_tokens)
+                .where(_tokens.c.token_hash == token_hash, _tokens.c.revoked_at.is_(None))
+                .values(revoked_at=_now())
+            )
+            if res.rowcount != 1:
+                raise NotFound("no such active token")

@@ -1,0 +1,87 @@
+"""Typed values the store takes and returns. No dicts cross the store's boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LogInfo:
+    """A log's identity and current size. ``log_id`` = SHA-256(origin) (DESIGN §4)."""
+
+    id: int
+    origin: str
+    log_id: bytes
+    tree_size: int
+    chain_id: int
+    contract: str
+    operator: str
+    note_vkey: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantInfo:
+    address: str
+    name: str
+    legal_id: str
+    roles: frozenset[str]
+    entry_idx: int = -1  # filled in by the store when the registering entry is appended
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """An admitted record, ready to append. ``envelope`` holds the exact leaf input bytes."""
+
+    record_id: str
+    kind: str
+    author: str
+    issued_at: str
+    leaf_hash: bytes
+    envelope: bytes
+    payload: bytes | None
+    salt: bytes | None
+    visibility: str
+    registers: ParticipantInfo | None = None  # a participant record's effect, applied atomically
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """The outcome of appending one record: its index, and whether it was already there."""
+
+    record_id: str
+    leaf_index: int
+    leaf_hash: bytes
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    leaf_index: int
+    leaf_hash: bytes
+    record_id: str
+    kind: str
+    author: str
+    issued_at: str
+    visibility: str
+    envelope: bytes
+    payload: bytes | None
+    salt: bytes | None
+    erased_at: datetime | None
+    appended_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    tree_size: int
+    root_hash: bytes
+    note: str
+    sealed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    address: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
