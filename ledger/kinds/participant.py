@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.errors import InvalidRecord
@@ -36,8 +37,6 @@ class ParticipantPayload(BaseModel):
 
 
 def _check(p: ParticipantPayload, ctx: AdmissionContext) -> Admitted:
-    from ledger.envelope import to_checksum_address  # local: keep kinds importable on their own
-
     if ctx.author != ctx.operator:
         raise InvalidRecord("participant records must be authored by the log operator")
     unknown = set(p.roles) - ROLES

@@ -1,0 +1,58 @@
+"""Who may see what: the ledger's read rules, in one place.
+
+- The log itself (tiles, entry bundles, checkpoints) is public: it holds envelopes, whose
+  payloads are only salted commitments. An envelope does show its author, kind, id and
+  time; operators who must hide even that run a log per confidentiality domain.
+- A *public* record (envelope, receipt) can be read by anyone, a *private* one only by its
+  author, the operator and regulators; to everyone else a private record answers exactly
+  as a missing one (``NotFound`` with the same message).
+- A payload (and its salt) can be read only by the record's author, the operator and
+  regulators, whatever the record's visibility.
+- A payload can be erased by its author or the operator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ledger.errors import Forbidden, NotFound
+from ledger.store.values import StoredEntry
+
+VISIBILITIES = ("public", "private")
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The caller: an address with its roles, or anonymous (``address`` None)."""
+
+    address: str | None
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def is_privileged(self) -> bool:
+        return bool(self.roles & {"operator", "regulator"})
+
+
+ANONYMOUS = Viewer(None)
+
+
+def missing(record_id: str) -> NotFound:
+    """The one answer for a record that does not exist or may not be seen."""
+    return NotFound(f"no record {record_id!r}")
+
+
+def check_can_see_record(entry: StoredEntry, viewer: Viewer) -> None:
+    if entry.visibility == "public" or viewer.is_privileged or viewer.address == entry.author:
+        return
+    raise missing(entry.record_id)
+
+
+def can_see_payload(entry: StoredEntry, viewer: Viewer) -> bool:
+    return viewer.is_privileged or (viewer.address is not None and viewer.address == entry.author)
+
+
+def check_can_erase(entry: StoredEntry, viewer: Viewer) -> None:
+    check_can_see_record(entry, viewer)
+    if "operator" in viewer.roles or viewer.address == entry.author:
+        return
+    raise Forbidden(f"only the author {entry.author} or the operator may erase record {entry.record_id!r}")

@@ -1,0 +1,36 @@
+"""The one way to configure TDS Ledger: environment variables ``TDSL_*`` (pydantic-settings).
+
+Command-line options of ``tdsl`` override the matching variable. Secrets (the keystore
+password, a raw operator key) are only ever read from the environment, never from a
+file in the repository or from code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TDSL_", extra="ignore")
+
+    #: Where the SQLite file, the keystore, the note key and identity.json live.
+    data_dir: Path = Path("data")
+    #: SQLAlchemy URL; default ``sqlite:///<data_dir>/ledger.db``. PostgreSQL:
+    #: ``postgresql+psycopg://user@host:5432/db``.
+    database_url: str | None = None
+    #: Seal a checkpoint once this many entries are unsealed ...
+    seal_every_entries: int = Field(default=1000, ge=1)
+    #: ... or once the oldest unsealed entry is this old (seconds).
+    seal_interval_seconds: float = Field(default=5.0, gt=0)
+    #: Largest HTTP request body accepted (bytes).
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    #: Password of the operator keystore (``<data_dir>/operator.keystore.json``).
+    keystore_password: SecretStr | None = None
+    #: Alternatively, the operator's secp256k1 key as hex (e.g. from a secret manager).
+    operator_key: SecretStr | None = None
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'ledger.db').resolve()}"
