@@ -52,8 +52,9 @@ $(NPM_STAMP): package.json $(wildcard package-lock.json)
 	npm ci --no-audit --no-fund
 	@mkdir -p $(@D) && touch $@
 
+# The demo's operator keystore password: yours if set, else a fixed demo-only one.
 run: install
-	$(VENV)/bin/tdsl demo --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
+	TDSL_KEYSTORE_PASSWORD="$${TDSL_KEYSTORE_PASSWORD:-demo}" $(VENV)/bin/tdsl demo --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
 test: install
 	$(VPY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests $(PYTEST_ARGS)

@@ -165,8 +165,10 @@ class Ledger:
         if env.log != self.origin:
             raise InvalidRecord(f"envelope is for log {env.log!r}, this log is {self.origin!r}")
         kind = get_kind(env.kind)
+        if sub.visibility is not None and sub.visibility not in VISIBILITIES:
+            raise InvalidRecord(f"visibility must be one of {VISIBILITIES}, got {sub.visibility!r}")
         verify_envelope(env, self.domain)
-        issued = datetime.fromisoformat(env.issued_at.replace("Z", "+00:00"))
+        issued = env.issued_at_datetime()
         if issued > now + MAX_CLOCK_SKEW:
             raise InvalidRecord(f"issued_at {env.issued_at} is in the future (now {now.isoformat()})")
         if make_commitment(sub.payload, sub.salt) != env.commitment:
@@ -177,6 +179,8 @@ class Ledger:
             who = authors[env.author]
             if who is None:
                 raise InvalidRecord(f"author {env.author} is not a registered participant of this log")
+            if not kind.roles:
+                raise InvalidRecord(f"only the log operator may author a {env.kind} record; author is {env.author}")
             if not who.roles & kind.roles:
                 raise InvalidRecord(
                     f"author {env.author} has roles {sorted(who.roles)}; a {env.kind} needs one of {sorted(kind.roles)}"

@@ -1,0 +1,254 @@
+"""Canonical JSON (RFC 8785, JCS) and the one strict JSON parser.
+
+This module is the only place where JSON becomes bytes to hash or sign
+(``canonicalize``) and the only parser for JSON that arrives from outside
+(``parse_json``). Both raise ``ledger.errors.MalformedJSON`` (a ``ValueError``) with a
+message that says what was wrong and, where known, where.
+
+``canonicalize`` encodes with the ``rfc8785`` package: object keys sorted by their
+UTF-16 code units, no whitespace, ECMAScript number formatting, minimal string escapes.
+It refuses what JCS cannot encode: integers outside ±(2**53 - 1), NaN and infinities,
+non-``str`` object keys, strings with lone surrogates, types other than ``dict``,
+``list``/``tuple``, ``str``, ``int``, ``float``, ``bool`` and ``None``. It also refuses
+floats with 2**53 <= |x| < 1e21: JCS writes those as integer literals
+(``1e16`` → ``10000000000000000``) that no strict reader, this one included, accepts.
+So whatever it writes reads back with ``parse_json`` (within ``MAX_DEPTH``; nesting is
+otherwise limited only by Python's recursion limit).
+
+``parse_json`` accepts RFC 8259 JSON text and refuses, with ``MalformedJSON``:
+
+- input that is not ``bytes``/``str`` (``TypeError``), invalid UTF-8, a byte order mark;
+- lone surrogates, literal in a ``str`` or escaped (``"\\ud800"``);
+- duplicate object keys (RFC 8259 leaves them undefined; I-JSON, RFC 7493, forbids them);
+- ``NaN``, ``Infinity``, ``-Infinity``, numbers that overflow a double, and numbers
+  with 2**53 <= |x| < 1e21 written as floats (``1e16``), which ``canonicalize`` would
+  turn into out-of-range integer literals;
+- integers outside ±(2**53 - 1) (RFC 7493 §2.2), rejected by length before any
+  conversion so a long digit string costs no time;
+- number tokens longer than ``MAX_NUMBER_LENGTH`` characters, before conversion;
+- nesting deeper than ``MAX_DEPTH`` arrays/objects — counted by a linear scan of the
+  text *before* parsing, so 100,000 ``[`` give ``MalformedJSON``, never a
+  ``RecursionError``;
+- anything after the value but whitespace, and the usual syntax errors.
+
+Whole-body size limits belong to the caller (the API answers ``PayloadTooLarge``).
+Integers come back as ``int``, other numbers as ``float``, objects as ``dict``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from array import array
+from itertools import accumulate
+
+import rfc8785
+
+from ledger.errors import MalformedJSON
+
+__all__ = ["MAX_DEPTH", "MAX_NUMBER_LENGTH", "MAX_SAFE_INTEGER", "canonicalize", "parse_json"]
+
+#: Most arrays/objects nested in one another; a scalar has depth 0, ``[]`` depth 1.
+#: The deepest public example we carry (a UNTP JSON-LD context) has depth 13.
+MAX_DEPTH = 32
+
+#: Longest number token accepted, in characters (sign, digits, point, exponent).
+MAX_NUMBER_LENGTH = 320
+
+#: Largest integer magnitude accepted: 2**53 - 1, the last exactly representable in
+#: an IEEE 754 double (RFC 7493 §2.2, RFC 8785 §3.2.2.3).
+MAX_SAFE_INTEGER = 2**53 - 1
+_MAX_SAFE_DIGITS = len(str(MAX_SAFE_INTEGER))  # 16
+# ECMAScript (hence JCS) writes a double below 1e21 without an exponent.
+_JCS_EXPONENT_FROM = 1e21
+
+_MAX_MESSAGE = 200
+
+# Depth is counted on the UTF-8 bytes: drop escape pairs (backslash + next byte), keep
+# only quotes and brackets, drop what lies between quote pairs (string contents; an
+# unterminated string runs to the end), then sum +1/-1 over the brackets left. Each
+# step is a C-level pass over the bytes. The finder below is for the error message.
+_ESCAPE_PAIR = re.compile(rb"\\.", re.DOTALL)
+_NOT_STRUCTURAL = bytes(b for b in range(256) if b not in b'"[]{}')
+_BRACKET_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # as signed chars: +1, -1
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*+"?|[\[\]{}]', re.DOTALL)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + "…"
+
+
+def _unsafe_float(number: float) -> bool:
+    """True for a double that JCS writes as an integer literal beyond ±(2**53-1)."""
+    return MAX_SAFE_INTEGER < abs(number) < _JCS_EXPONENT_FROM
+
+
+def _check_floats(value: object) -> None:
+    """Refuse floats that JCS would write as out-of-range integers (walk without recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is float:
+            if _unsafe_float(item):
+                raise MalformedJSON(
+                    f"cannot canonicalize: float {item!r} would be written as an integer outside ±(2**53-1)"
+                )
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
+def canonicalize(value: object) -> bytes:
+    """RFC 8785 canonical UTF-8 bytes of a JSON value.
+
+    Requires a tree of dict (str keys), list/tuple, str, int, float, bool, None.
+    Raises MalformedJSON for anything JCS cannot encode or ``parse_json`` cannot read.
+    """
+    _check_floats(value)
+    try:
+        return rfc8785.dumps(value)  # type: ignore[arg-type]
+    except rfc8785.IntegerDomainError as exc:
+        raise MalformedJSON(f"cannot canonicalize: {_clip(str(exc))} (limit ±(2**53-1))") from exc
+    except rfc8785.FloatDomainError as exc:
+        raise MalformedJSON(f"cannot canonicalize: {exc} (NaN and infinities have no JSON form)") from exc
+    except rfc8785.CanonicalizationError as exc:
+        raise MalformedJSON(f"cannot canonicalize: {_clip(str(exc))}") from exc
+    except UnicodeEncodeError as exc:
+        raise MalformedJSON("cannot canonicalize: object key contains a lone surrogate") from exc
+    except RecursionError as exc:
+        raise MalformedJSON("cannot canonicalize: value nested too deeply") from exc
+    except ValueError as exc:
+        # int.__str__ refuses more than sys.get_int_max_str_digits() digits while
+        # rfc8785 formats its error message about an out-of-range integer.
+        raise MalformedJSON("cannot canonicalize: integer outside ±(2**53-1)") from exc
+
+
+# -- parsing --------------------------------------------------------------------------
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise MalformedJSON(f"duplicate object key {_clip(repr(key))}")
+            seen.add(key)
+    return result
+
+
+def _int(token: str) -> int:
+    digits = len(token) - (token[0] == "-")
+    if digits > _MAX_SAFE_DIGITS:
+        raise MalformedJSON(
+            f"integer with {digits} digits is outside ±(2**53-1): {_clip(token)}"
+            if len(token) <= MAX_NUMBER_LENGTH
+            else f"number of {len(token)} characters exceeds the limit of {MAX_NUMBER_LENGTH}"
+        )
+    number = int(token)
+    if not -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
+        raise MalformedJSON(f"integer {token} is outside ±(2**53-1)")
+    return number
+
+
+def _float(token: str) -> float:
+    if len(token) > MAX_NUMBER_LENGTH:
+        raise MalformedJSON(f"number of {len(token)} characters exceeds the limit of {MAX_NUMBER_LENGTH}")
+    number = float(token)
+    if math.isinf(number):
+        raise MalformedJSON(f"number {_clip(token)} overflows a double")
+    if _unsafe_float(number):
+        raise MalformedJSON(f"number {_clip(token)} is in [2**53, 1e21): it has no exact JSON form")
+    return number
+
+
+def _constant(token: str) -> object:
+    raise MalformedJSON(f"{token} is not JSON")
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_object, parse_int=_int, parse_float=_float, parse_constant=_constant, strict=True
+)
+
+
+def _check_depth(raw: bytes, text: str, max_depth: int) -> None:
+    """Raise MalformedJSON if brackets outside strings nest deeper than max_depth.
+
+    ``raw`` is ``text`` as UTF-8. On valid JSON the count is the exact depth; on any
+    valid prefix it bounds the depth the parser can reach before it fails.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= max_depth:
+        return
+    if b"\\" in raw:
+        raw = _ESCAPE_PAIR.sub(b"", raw)
+    brackets = b"".join(raw.translate(None, _NOT_STRUCTURAL).split(b'"')[::2])
+    if max(accumulate(array("b", brackets.translate(_BRACKET_STEP))), default=0) <= max_depth:
+        return
+    depth = 0
+    for match in _TOKEN.finditer(text):  # error path only: find where it happens
+        token = match.group()
+        if token[0] != '"':
+            depth += 1 if token in "[{" else -1
+            if depth > max_depth:
+                raise MalformedJSON(f"nesting deeper than {max_depth} at char {match.start()}")
+    raise MalformedJSON(f"nesting deeper than {max_depth}")  # pragma: no cover
+
+
+def _check_strings(value: object) -> None:
+    """Raise MalformedJSON if any key or string in the tree holds a lone surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise MalformedJSON(f"string {_clip(ascii(item))} contains a lone surrogate escape")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def parse_json(data: bytes | bytearray | memoryview | str, *, max_depth: int = MAX_DEPTH) -> object:
+    """Parse one strict JSON value (see the module docstring for what is refused).
+
+    Requires UTF-8 bytes or a str; raises TypeError for another type and MalformedJSON
+    for anything that is not strict JSON within the limits.
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        raw = bytes(data)
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raise MalformedJSON("byte order mark (U+FEFF) before the JSON text")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedJSON(f"invalid UTF-8 at byte {exc.start}: {exc.reason}") from exc
+    elif isinstance(data, str):
+        text = data
+        if text.startswith("\ufeff"):
+            raise MalformedJSON("byte order mark (U+FEFF) before the JSON text")
+        if (match := _SURROGATE.search(text)) is not None:
+            raise MalformedJSON(f"lone surrogate U+{ord(match.group()):04X} at char {match.start()}")
+        raw = text.encode("utf-8")
+    else:
+        raise TypeError(f"parse_json: expected bytes or str, got {type(data).__name__}")
+    if isinstance(max_depth, bool) or not isinstance(max_depth, int):
+        raise TypeError(f"parse_json: max_depth must be an int, got {type(max_depth).__name__}")
+    if max_depth < 0:
+        raise ValueError(f"parse_json: max_depth must be >= 0, got {max_depth}")
+
+    _check_depth(raw, text, max_depth)
+    try:
+        value = _DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno} (char {exc.pos})"
+        raise MalformedJSON(f"invalid JSON: {exc.msg} at {where}") from exc
+    except RecursionError as exc:  # pragma: no cover - _check_depth bounds the nesting
+        raise MalformedJSON("nesting too deep") from exc
+    if _SURROGATE_ESCAPE.search(text):
+        _check_strings(value)
+    return value
