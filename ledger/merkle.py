@@ -20,7 +20,8 @@ Verification follows RFC 9162 §2.1.3.2 and §2.1.4.2 and is strict:
 - the expected proof length is computed from the sizes; any other length is rejected;
 - every hash must be exactly 32 bytes;
 - a consistency proof from size 0 is accepted only when it is empty (as C2SP
-  tlog-witness does); RFC 9162 leaves that case undefined.
+  tlog-witness does) and the old root is the empty tree's root; RFC 9162 leaves that
+  case undefined. Equal sizes need equal roots, size 0 included.
 
 ``verify_*`` return None or raise ``ledger.errors.InvalidProof`` (a
 ``VerificationError``); a value of the wrong type raises ``TypeError``.
@@ -85,7 +86,11 @@ def fold_subtrees(subtrees: Sequence[bytes]) -> bytes:
 
 
 def root_hash(leaf_hashes: Sequence[bytes]) -> bytes:
-    """Merkle tree hash of the given leaf hashes (``EMPTY_ROOT`` for none). O(n)."""
+    """Merkle tree hash of the given leaf hashes (``EMPTY_ROOT`` for none). O(n).
+
+    Requires 32-byte hashes; unchecked here because the tile code calls it in hot loops
+    on hashes it already checked (the verifiers check every hash they are given).
+    """
     if not leaf_hashes:
         return EMPTY_ROOT
     # Keep a stack of perfect subtrees, merging equal heights as leaves arrive.
@@ -150,9 +155,16 @@ def consistency_proof_ranges(size1: int, size2: int) -> list[tuple[int, int]]:
 # -- proofs from a list of leaf hashes ------------------------------------------------
 
 
+def _check_gen_int(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not 0 <= value <= MAX_TREE_SIZE:
+        raise ValueError(f"{name} {value} is outside [0, 2**64)")
+
+
 def _check_index_size(index: int, size: int) -> None:
-    _check_int("leaf_index", index)
-    _check_int("tree_size", size)
+    _check_gen_int("leaf_index", index)
+    _check_gen_int("tree_size", size)
     if index >= size:
         raise ValueError(f"leaf_index {index} is not below tree_size {size}")
 
@@ -178,8 +190,8 @@ def consistency_proof(leaf_hashes: Sequence[bytes], size1: int, size2: int) -> l
 
     Requires ``0 <= size1 <= size2 <= len(leaf_hashes)``. O(size2).
     """
-    _check_int("size1", size1)
-    _check_int("size2", size2)
+    _check_gen_int("size1", size1)
+    _check_gen_int("size2", size2)
     if size1 > size2:
         raise ValueError(f"size1 {size1} is greater than size2 {size2}")
     leaves = _leaves_for(leaf_hashes, size2)
@@ -264,7 +276,21 @@ def verify_consistency(size1: int, size2: int, root1: bytes, root2: bytes, proof
         raise InvalidProof(f"size1 {size1} is greater than size2 {size2}")
     _check_proof(proof, len(consistency_proof_ranges(size1, size2)))
     if size1 == 0:
-        return  # the empty tree is a prefix of every tree; the proof was checked empty
+        # The empty tree is a prefix of every tree; the proof was checked empty. Its root
+        # is defined (SHA-256 of nothing), so a different root1 is not a head of any tree.
+        if root1 != EMPTY_ROOT:
+            raise InvalidProof(
+                f"root1 of the empty tree must be {EMPTY_ROOT.hex()}, got {bytes(root1).hex()}",
+                expected=EMPTY_ROOT,
+                calculated=bytes(root1),
+            )
+        if size2 == 0 and root2 != EMPTY_ROOT:
+            raise InvalidProof(
+                f"root2 of the empty tree must be {EMPTY_ROOT.hex()}, got {bytes(root2).hex()}",
+                expected=EMPTY_ROOT,
+                calculated=bytes(root2),
+            )
+        return
     if size1 == size2:
         if root1 != root2:
             raise InvalidProof(
