@@ -41,14 +41,23 @@ def missing(record_id: str) -> NotFound:
     return NotFound(f"no record {record_id!r}")
 
 
+def can_see_record(entry: StoredEntry, viewer: Viewer) -> bool:
+    return entry.visibility == "public" or viewer.is_privileged or viewer.address == entry.author
+
+
 def check_can_see_record(entry: StoredEntry, viewer: Viewer) -> None:
-    if entry.visibility == "public" or viewer.is_privileged or viewer.address == entry.author:
-        return
-    raise missing(entry.record_id)
+    if not can_see_record(entry, viewer):
+        raise missing(entry.record_id)
 
 
 def can_see_payload(entry: StoredEntry, viewer: Viewer) -> bool:
     return viewer.is_privileged or (viewer.address is not None and viewer.address == entry.author)
+
+
+def check_can_revoke_token(holder: str, viewer: Viewer) -> None:
+    if "operator" in viewer.roles or viewer.address == holder:
+        return
+    raise Forbidden(f"a token of {holder} can only be revoked by its holder or the operator")
 
 
 def check_can_erase(entry: StoredEntry, viewer: Viewer) -> None:

@@ -28,15 +28,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger import merkle
-from ledger.access import ANONYMOUS, VISIBILITIES, Viewer, can_see_payload, check_can_erase, check_can_see_record
+from ledger.access import (
+    ANONYMOUS,
+    VISIBILITIES,
+    Viewer,
+    can_see_payload,
+    can_see_record,
+    check_can_erase,
+    check_can_revoke_token,
+    check_can_see_record,
+)
 from ledger.canonical import canonicalize, parse_json
 from ledger.checkpoint import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint, verify_checkpoint
 from ledger.envelope import Domain, Envelope, make_commitment, verify_envelope
 from ledger.errors import (
+    Conflict,
     InvalidRecord,
     LedgerError,
     MalformedEnvelope,
-    MalformedInput,
     NotFound,
     SealerHalted,
     Unauthorized,
@@ -50,6 +59,8 @@ from ledger.store import Appended, LogInfo, NewEntry, ParticipantInfo, SQLStore,
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 MAX_BATCH = 1000
+#: C2SP entry bundles prefix each entry with a 16-bit length.
+MAX_ENVELOPE_BYTES = 0xFFFF
 TOKEN_PREFIX = "tdsl_"
 
 
@@ -80,6 +91,8 @@ class Submission:
         visibility = value.get("visibility")
         if visibility is not None and visibility not in VISIBILITIES:
             raise MalformedEnvelope(f"visibility must be one of {VISIBILITIES}, got {visibility!r}")
+        if not isinstance(value["envelope"], dict):
+            raise MalformedEnvelope("envelope must be a JSON object")
         return cls(Envelope.from_json(value["envelope"]), value["payload"], bytes.fromhex(salt), visibility)
 
 
@@ -193,6 +206,8 @@ class Ledger:
             parents.append(parent)
         admitted = kind.admit(sub.payload, AdmissionContext(self.log.operator, env.author, tuple(parents)))
         leaf_input = env.to_bytes()
+        if len(leaf_input) > MAX_ENVELOPE_BYTES:
+            raise InvalidRecord(f"the envelope is {len(leaf_input)} bytes; at most {MAX_ENVELOPE_BYTES} fit a tile entry")
         leaf = merkle.leaf_hash(leaf_input)
         payload = canonicalize(sub.payload)
         # Later records of the same batch may name this one as a parent.
@@ -248,6 +263,18 @@ class Ledger:
             if not stored == in_tile == merkle.leaf_hash(envelope):
                 raise SealerHalted(f"entry {i}: envelope, stored leaf hash and tile disagree; refusing to sign")
 
+    def unsealed(self) -> tuple[int, datetime | None]:
+        """How many entries no checkpoint covers yet, and when the oldest was appended."""
+        size = self.store.tree_size(self.log.id)
+        last = self.store.latest_checkpoint(self.log.id)
+        sealed = 0 if last is None else last.tree_size
+        if size <= sealed:
+            return 0, None
+        oldest = self.store.entry_at(self.log.id, sealed).appended_at
+        if oldest.tzinfo is None:  # SQLite hands back naive datetimes; the store writes UTC
+            oldest = oldest.replace(tzinfo=UTC)
+        return size - sealed, oldest
+
     def latest_checkpoint(self) -> StoredCheckpoint:
         cp = self.store.latest_checkpoint(self.log.id)
         if cp is None:
@@ -261,12 +288,31 @@ class Ledger:
         check_can_see_record(entry, viewer)
         return RecordView(entry, Envelope.from_json(entry.envelope), can_see_payload(entry, viewer))
 
+    def list_records(
+        self, viewer: Viewer = ANONYMOUS, *, start: int = 0, limit: int = 100,
+        author: str | None = None, kind: str | None = None,
+    ) -> tuple[list[RecordView], int | None]:
+        """Records from ``start`` the viewer may see, scanning at most ``limit`` entries.
+
+        Returns the views and the index to continue from (None when the scan reached the end).
+        """
+        entries = self.store.list_entries(self.log.id, start=start, limit=limit, author=author, kind=kind)
+        views = [
+            RecordView(e, Envelope.from_json(e.envelope), can_see_payload(e, viewer))
+            for e in entries
+            if can_see_record(e, viewer)
+        ]
+        next_start = entries[-1].leaf_index + 1 if len(entries) == limit else None
+        return views, next_start
+
     def receipt(self, record_id: str, viewer: Viewer = ANONYMOUS) -> Receipt:
         """The record's receipt against the newest checkpoint; seals first if none covers it."""
         entry = self.store.entry_by_record_id(self.log.id, record_id)
         check_can_see_record(entry, viewer)
         cp = self.store.latest_checkpoint(self.log.id)
         if cp is None or cp.tree_size <= entry.leaf_index:
+            if self.note_signer is None:
+                raise Conflict(f"record {record_id!r} is not in a checkpoint yet; ask again after the next seal")
             cp = self.seal()
         proof = self.store.inclusion_proof(self.log.id, entry.leaf_index, cp.tree_size)
         show = can_see_payload(entry, viewer) and entry.payload is not None
@@ -308,7 +354,12 @@ class Ledger:
         self.store.add_token(self.log.id, hash_token(token), address, label)
         return token
 
-    def revoke_token(self, token: str) -> None:
+    def revoke_token(self, token: str, viewer: Viewer) -> None:
+        """Revoke an active token: its holder or the operator may."""
+        found = self.store.token(hash_token(token))
+        if found is None or found[0] != self.log.id or found[1].revoked_at is not None:
+            raise NotFound("no such active token")
+        check_can_revoke_token(found[1].address, viewer)
         self.store.revoke_token(hash_token(token))
 
     def authenticate(self, token: str) -> Viewer:

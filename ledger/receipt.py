@@ -126,6 +126,8 @@ class Receipt:
         proof = value["inclusion_proof"]
         if not isinstance(proof, list) or len(proof) > MAX_PROOF_HASHES:
             raise MalformedReceipt(f"receipt inclusion_proof must be a list of at most {MAX_PROOF_HASHES} hashes")
+        if not isinstance(value["entry"], dict):
+            raise MalformedReceipt("receipt entry must be a JSON object")
         try:
             entry = Envelope.from_json(value["entry"])
         except MalformedInput as e:

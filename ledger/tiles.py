@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ledger.errors import MalformedTilePath
+from ledger.errors import MalformedTilePath, NotFound
 from ledger.merkle import EMPTY_ROOT, HASH_SIZE, fold_subtrees, root_hash
 
 TILE_HEIGHT = 8
@@ -97,7 +97,7 @@ def tile_width_at(level: int, index: int, tree_size: int) -> int | None:
     """Width of tile (level, index) in the tree of ``tree_size`` leaves.
 
     Returns None for a full tile, the width 1..255 for the partial last tile, and raises
-    ``ValueError`` if the tile does not exist at that size.
+    ``NotFound`` if the tile does not exist at that size.
     """
     count = tree_size >> (TILE_HEIGHT * level)
     full = count // TILE_WIDTH
@@ -105,7 +105,7 @@ def tile_width_at(level: int, index: int, tree_size: int) -> int | None:
         return None
     if index == full and count % TILE_WIDTH:
         return count % TILE_WIDTH
-    raise ValueError(f"tile {level}/{index} does not exist at tree size {tree_size}")
+    raise NotFound(f"tile {level}/{index} does not exist at tree size {tree_size}")
 
 
 # -- appending -------------------------------------------------------------------------

@@ -1,0 +1,107 @@
+"""Dependencies of the routes, as ``Annotated`` aliases.
+
+- ``LedgerDep``, ``SettingsDep``: what ``create_app`` was given.
+- ``ViewerDep``: the caller from ``Authorization: Bearer <token>``; no header means
+  ``ledger.access.ANONYMOUS``; a header that is not a bearer token, or a token that is
+  unknown or revoked, is ``Unauthorized`` (401).
+- ``CallerDep``: like ``ViewerDep`` but a valid token is required (401 without one).
+- ``OperatorDep``: a caller with the ``operator`` role (403 for anyone else).
+- ``JSONBody``: the request body, parsed only by ``ledger.canonical.parse_json``.
+
+Request bodies are never parsed by FastAPI or pydantic: their JSON parser accepts
+duplicate keys, ``NaN`` and unbounded nesting. ``read_json_body`` checks the media type
+(415), enforces ``settings.max_body_bytes`` from ``Content-Length`` before reading and
+again while streaming (chunked bodies have no length), then parses strictly.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from ledger.access import ANONYMOUS, Viewer
+from ledger.canonical import parse_json
+from ledger.config import Settings
+from ledger.errors import Forbidden, MalformedInput, PayloadTooLarge, Unauthorized
+from ledger.log import Ledger
+
+JSON_MEDIA_TYPE = "application/json"
+
+# Declares the scheme in OpenAPI (the "Authorize" button of /docs); parsing is ours.
+_bearer = HTTPBearer(auto_error=False, description="An API token issued by the operator (`tdsl_...`).")
+_BEARER = re.compile(r"Bearer +(\S+) *", re.IGNORECASE)
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def get_ledger(request: Request) -> Ledger:
+    return request.app.state.ledger
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_viewer(
+    request: Request,
+    ledger: LedgerDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Viewer:
+    header = request.headers.get("authorization")
+    if header is None:
+        return ANONYMOUS
+    m = _BEARER.fullmatch(header)
+    if m is None:
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    return ledger.authenticate(m.group(1))
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+def get_caller(viewer: ViewerDep) -> Viewer:
+    if viewer.address is None:
+        raise Unauthorized("this request needs an API token: send 'Authorization: Bearer <token>'")
+    return viewer
+
+
+CallerDep = Annotated[Viewer, Depends(get_caller)]
+
+
+def get_operator(caller: CallerDep) -> Viewer:
+    if "operator" not in caller.roles:
+        raise Forbidden(f"only the log operator may do this; the token is for {caller.address}")
+    return caller
+
+
+OperatorDep = Annotated[Viewer, Depends(get_operator)]
+
+
+async def read_json_body(request: Request, settings: SettingsDep) -> Any:
+    """The body as strict JSON, within the size limit; see the module docstring."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";", 1)[0].strip().lower() != JSON_MEDIA_TYPE:
+        raise HTTPException(415, f"the body must be {JSON_MEDIA_TYPE}, got {content_type[:100]!r}")
+    limit = settings.max_body_bytes
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not _DIGITS.fullmatch(length):
+            raise MalformedInput(f"Content-Length must be a decimal byte count, got {length[:40]!r}")
+        if int(length) > limit:
+            raise PayloadTooLarge(f"the body is {int(length)} bytes; the limit is {limit}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
+    return await run_in_threadpool(parse_json, bytes(body))
+
+
+JSONBody = Annotated[Any, Depends(read_json_body)]

@@ -1,0 +1,92 @@
+"""The background sealer: signs a checkpoint when enough entries or enough time piled up.
+
+It polls every ``poll_seconds`` and seals (``Ledger.seal``) when the unsealed entries
+number at least ``every_entries`` or the oldest of them was appended at least
+``interval_seconds`` ago. ``SealerHalted`` — the stored tree does not extend the last
+checkpoint — stops the loop for good, logged as critical: an operator must investigate,
+and ``/v1/health`` reports unhealthy meanwhile. Any other error is logged and retried
+with exponential backoff (up to ``max_backoff_seconds``).
+
+WARNING: run one sealer per log (DESIGN §9); replicas of the API should pass
+``start_sealer=False`` to all but one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+
+from ledger.errors import SealerHalted
+from ledger.log import Ledger
+
+log = logging.getLogger("api.sealer")
+
+
+class Sealer:
+    """A thread that seals ``ledger``; ``state`` is disabled, running, stopped or halted."""
+
+    def __init__(
+        self, ledger: Ledger, *, every_entries: int, interval_seconds: float, poll_seconds: float = 0.2,
+        max_backoff_seconds: float = 30.0,
+    ):
+        self.ledger = ledger
+        self.every_entries = every_entries
+        self.interval = timedelta(seconds=interval_seconds)
+        self.poll_seconds = poll_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.state = "disabled"
+        self.detail: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.state != "halted"
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("the sealer was already started")
+        self.state = "running"
+        self._thread = threading.Thread(target=self._run, name="tdsl-sealer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loop to stop and wait for it (a seal in progress completes first)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.error("the sealer did not stop within %.0f s", timeout)
+        if self.state == "running":
+            self.state = "stopped"
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def due(self, now: datetime | None = None) -> bool:
+        """Whether the unsealed entries call for a checkpoint now."""
+        unsealed, oldest = self.ledger.unsealed()
+        if unsealed == 0 or oldest is None:
+            return False
+        return unsealed >= self.every_entries or (now or datetime.now(UTC)) - oldest >= self.interval
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            delay = self.poll_seconds
+            try:
+                if self.due():
+                    cp = self.ledger.seal()
+                    log.info("sealed checkpoint of tree size %d", cp.tree_size)
+                failures, self.detail = 0, None
+            except SealerHalted as e:
+                self.state, self.detail = "halted", str(e)
+                log.critical("sealer halted, no checkpoint will be signed until an operator intervenes: %s", e)
+                return
+            except Exception as e:  # noqa: BLE001 - logged, retried with backoff
+                failures += 1
+                delay = min(self.poll_seconds * 2**failures, self.max_backoff_seconds)
+                self.detail = f"{type(e).__name__}: {e}"
+                log.exception("sealing failed (%d in a row); retrying in %.1f s", failures, delay)
+            self._stop.wait(delay)

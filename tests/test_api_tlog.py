@@ -1,0 +1,224 @@
+"""The C2SP tlog-tiles endpoints, read as a C2SP client reads them.
+
+The main test plays a tile-reading client: it fetches the checkpoint and every tile and
+entry bundle the checkpoint's tree size implies, over HTTP only, recomputes every leaf
+hash from the entry bundles, checks them against the level-0 tiles and each level's
+tiles against the level above, and rebuilds the root from the tiles
+(``ledger.tiles.range_hash``) to compare it with the signed checkpoint's root.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger import merkle
+from ledger.checkpoint import NoteVerifier, verify_checkpoint
+from ledger.tiles import TILE_HEIGHT, TILE_WIDTH, encode_index, range_hash
+from test_api_support import ORIGIN, ApiEnv, dataset_payload, make_api_env, to_json
+
+FULL_CACHE = "public, max-age=31536000, immutable"
+
+
+@pytest.fixture
+def store_env(tmp_path, database_url):
+    with make_api_env(tmp_path / "data", database_url, max_body_bytes=1 << 20) as e:
+        yield e
+
+
+@pytest.fixture
+def env(tmp_path):
+    with make_api_env(tmp_path / "data") as e:
+        yield e
+
+
+@pytest.fixture(scope="module")
+def sealed_at_4(tmp_path_factory):
+    """A log of the four registrations, sealed; the tests using it only read."""
+    with make_api_env(tmp_path_factory.mktemp("tlog") / "data") as e:
+        assert e.ledger.seal().tree_size == 4
+        yield e
+
+
+def fetch(env: ApiEnv, path: str) -> bytes:
+    r = env.client.get("/v1/tlog/" + path)
+    assert r.status_code == 200, f"{path}: {r.status_code} {r.text}"
+    assert r.headers["content-type"] == "application/octet-stream"
+    partial = ".p/" in path
+    assert r.headers["cache-control"] == ("public, max-age=60" if partial else FULL_CACHE)
+    return r.content
+
+
+def parse_bundle(data: bytes) -> list[bytes]:
+    """C2SP entry bundle: big-endian uint16 length, then the entry; repeated to the end."""
+    entries, pos = [], 0
+    while pos < len(data):
+        assert pos + 2 <= len(data), "truncated length prefix"
+        n = int.from_bytes(data[pos : pos + 2], "big")
+        assert pos + 2 + n <= len(data), "truncated entry"
+        entries.append(data[pos + 2 : pos + 2 + n])
+        pos += 2 + n
+    return entries
+
+
+def hashes_of(tile: bytes) -> list[bytes]:
+    assert len(tile) % 32 == 0
+    return [tile[i : i + 32] for i in range(0, len(tile), 32)]
+
+
+def widths(count: int) -> list[int]:
+    """Widths of the tiles of a level that holds ``count`` hashes."""
+    return [TILE_WIDTH] * (count // TILE_WIDTH) + ([count % TILE_WIDTH] if count % TILE_WIDTH else [])
+
+
+def tile_path(level: int | str, index: int, width: int) -> str:
+    return f"tile/{level}/{encode_index(index)}" + ("" if width == TILE_WIDTH else f".p/{width}")
+
+
+def read_log(env: ApiEnv) -> tuple[int, bytes, list[bytes]]:
+    """What a C2SP client can establish from HTTP alone: (tree size, root, entries)."""
+    r = env.client.get("/v1/tlog/checkpoint")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert r.headers["cache-control"] == "no-cache"
+    cp = verify_checkpoint(r.text, NoteVerifier.from_text(env.identity.note_key), origin=ORIGIN)
+    size = cp.tree_size
+    tiles: dict[tuple[int, int], bytes] = {}
+    level = 0
+    while size >> (TILE_HEIGHT * level):
+        for index, width in enumerate(widths(size >> (TILE_HEIGHT * level))):
+            tile = fetch(env, tile_path(level, index, width))
+            assert len(tile) == width * 32
+            tiles[(level, index)] = tile
+        level += 1
+    # Each hash of a level-L+1 tile is the root of a full level-L tile.
+    for (lv, index), tile in tiles.items():
+        for j, h in enumerate(hashes_of(tile)):
+            if lv > 0:
+                assert h == merkle.root_hash(hashes_of(tiles[(lv - 1, index * TILE_WIDTH + j)])), (lv, index, j)
+    entries: list[bytes] = []
+    for index, width in enumerate(widths(size)):
+        bundle = parse_bundle(fetch(env, tile_path("entries", index, width)))
+        assert len(bundle) == width
+        assert [merkle.leaf_hash(e) for e in bundle] == hashes_of(tiles[(0, index)]), f"entry bundle {index}"
+        entries += bundle
+    root = range_hash(0, size, tiles)
+    assert root == cp.root_hash, "the root rebuilt from the tiles is not the checkpoint's"
+    assert merkle.root_hash([merkle.leaf_hash(e) for e in entries]) == cp.root_hash
+    return size, root, entries
+
+
+def submit_batch(env: ApiEnv, count: int, tag: str) -> None:
+    subs = [to_json(env.submission(env.alice, payload=dataset_payload(f"{tag} {i}"))) for i in range(count)]
+    r = env.client.post("/v1/records/batch", json={"records": subs}, headers=env.alice.auth)
+    assert r.status_code == 201, r.text
+
+
+def test_a_c2sp_reader_rebuilds_the_tree(store_env: ApiEnv):
+    env = store_env
+    submit_batch(env, 100, "first")
+    first = env.ledger.seal()  # 104: one partial level-0 tile
+    size, root, entries = read_log(env)
+    assert (size, root) == (first.tree_size, first.root_hash)
+    submit_batch(env, 200, "second")
+    submit_batch(env, 250, "third")
+    second = env.ledger.seal()  # 554: two full level-0 tiles, a partial one, a partial level-1 tile
+    assert second.tree_size == 554
+    size, root, entries = read_log(env)
+    assert (size, root) == (second.tree_size, second.root_hash)
+    # Every entry is the exact stored envelope of the record at that index.
+    for index in (0, 103, 255, 256, 553):
+        view = env.client.get("/v1/records", params={"start": index, "limit": 1}).json()["records"][0]
+        assert view["leaf_index"] == index
+        assert merkle.leaf_hash(entries[index]).hex() == view["leaf_hash"]
+    # The partial tiles of the earlier checkpoint are still served, as prefixes.
+    old = fetch(env, f"tile/0/000.p/{first.tree_size}")
+    assert old == fetch(env, "tile/0/000")[: first.tree_size * 32]
+    assert parse_bundle(fetch(env, f"tile/entries/000.p/{first.tree_size}")) == entries[: first.tree_size]
+    assert range_hash(0, first.tree_size, {(0, 0): old}) == first.root_hash
+    proof = env.client.get("/v1/proofs/consistency", params={"from": first.tree_size, "to": second.tree_size}).json()
+    merkle.verify_consistency(
+        first.tree_size, second.tree_size, first.root_hash, second.root_hash, [bytes.fromhex(h) for h in proof["proof"]]
+    )
+
+
+def test_tiles_follow_the_checkpoint_not_the_live_tree(env: ApiEnv):
+    env.ledger.seal()  # 4
+    for i in range(3):
+        assert env.submit(env.alice, env.submission(env.alice, payload=dataset_payload(f"d{i}"))).status_code == 201
+    assert env.tree_size() == 7
+    assert len(fetch(env, "tile/0/000.p/4")) == 4 * 32
+    assert len(parse_bundle(fetch(env, "tile/entries/000.p/4"))) == 4
+    for path in ("tile/0/000.p/5", "tile/0/000.p/7", "tile/entries/000.p/7"):
+        assert env.client.get("/v1/tlog/" + path).status_code == 404
+    env.ledger.seal()
+    assert len(fetch(env, "tile/0/000.p/7")) == 7 * 32
+    assert len(fetch(env, "tile/0/000.p/2")) == 2 * 32  # an older width is a prefix
+
+
+def test_nothing_is_served_before_the_first_checkpoint(env: ApiEnv):
+    for path in ("checkpoint", "tile/0/000.p/1", "tile/entries/000.p/1"):
+        r = env.client.get("/v1/tlog/" + path)
+        assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        # not C2SP paths
+        ("tile/0/00", 400),
+        ("tile/0/0000", 400),
+        ("tile/0/1000", 400),
+        ("tile/00/000", 400),
+        ("tile/01/000", 400),
+        ("tile/64/000", 400),
+        ("tile/-1/000", 400),
+        ("tile/0/000.p/0", 400),
+        ("tile/0/000.p/256", 400),
+        ("tile/0/000.p/007", 400),
+        ("tile/0/000.p/", 400),
+        ("tile/0/000.p/-1", 400),
+        ("tile/0/x000/001", 400),
+        ("tile/0/001/x000", 400),
+        ("tile/0/X001/000", 400),
+        ("tile/0/000/", 400),
+        ("tile/0/abc", 400),
+        ("tile/entries/x001", 400),
+        ("tile/entries/000.p/00", 400),
+        ("tile/data/000", 400),
+        ("tile/", 400),
+        # well-formed, but not a tile of the tree at the checkpoint (size 4)
+        ("tile/0/000", 404),
+        ("tile/0/001", 404),
+        ("tile/0/000.p/5", 404),
+        ("tile/0/000.p/255", 404),
+        ("tile/1/000", 404),
+        ("tile/1/000.p/1", 404),
+        ("tile/63/000.p/1", 404),
+        ("tile/0/x001/000", 404),
+        ("tile/entries/000", 404),
+        ("tile/entries/001.p/1", 404),
+        ("tile/entries/000.p/5", 404),
+        # served
+        ("tile/0/000.p/4", 200),
+        ("tile/0/000.p/1", 200),
+        ("tile/entries/000.p/4", 200),
+        ("tile/entries/000.p/2", 200),
+    ],
+)
+def test_tile_paths(sealed_at_4: ApiEnv, path: str, status: int):
+    r = sealed_at_4.client.get("/v1/tlog/" + path)
+    assert r.status_code == status, r.text
+    if status != 200:
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["status"] == status
+    else:
+        width = int(path.rsplit("/", 1)[1])
+        count = len(parse_bundle(r.content)) if "entries" in path else len(r.content) // 32
+        assert count == width
+
+
+def test_tlog_is_read_only(sealed_at_4: ApiEnv):
+    env = sealed_at_4
+    for method in ("POST", "PUT", "DELETE"):
+        assert env.client.request(method, "/v1/tlog/tile/0/000.p/1").status_code == 405
+        assert env.client.request(method, "/v1/tlog/checkpoint").status_code == 405
