@@ -18,19 +18,16 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from eth_account import Account
 from eth_hash.auto import keccak
-from eth_utils import to_checksum_address
 
-from ledger.canonical import canonicalize
 from ledger.checkpoint import NoteSigner
 from ledger.config import Settings
-from ledger.envelope import address_of, make_commitment, new_salt, sign_envelope
+from ledger.eip712 import to_checksum_address
+from ledger.envelope import address_of, check_origin
 from ledger.errors import ConfigError, NotFound
 from ledger.log import Ledger, Submission
 from ledger.store import SQLStore
@@ -103,6 +100,10 @@ def load_operator_key(settings: Settings) -> bytes:
         raise ConfigError(f"no operator key: set TDSL_OPERATOR_KEY or create {path} with `tdsl init`")
     if settings.keystore_password is None:
         raise ConfigError(f"set TDSL_KEYSTORE_PASSWORD to unlock {path}")
+    from eth_account import (
+        Account,  # imported here: it is slow to import and only needed here
+    )
+
     try:
         return bytes(Account.decrypt(json.loads(path.read_text()), settings.keystore_password.get_secret_value()))
     except ValueError as e:
@@ -114,6 +115,7 @@ def init_data_dir(settings: Settings, *, origin: str, chain_id: int | None = Non
 
     Returns the ledger and the operator's first API token (shown once, stored hashed).
     """
+    check_origin(origin)  # before anything is written
     d = settings.data_dir
     d.mkdir(parents=True, exist_ok=True)
     if (d / IDENTITY).exists():
@@ -123,6 +125,10 @@ def init_data_dir(settings: Settings, *, origin: str, chain_id: int | None = Non
     else:
         if settings.keystore_password is None:
             raise ConfigError("set TDSL_KEYSTORE_PASSWORD (to encrypt the new operator key) or TDSL_OPERATOR_KEY")
+        from eth_account import (
+            Account,  # slow to import; only init and unlocking need it
+        )
+
         key = os.urandom(32)
         keystore = Account.encrypt(key, settings.keystore_password.get_secret_value())
         _write_private(d / KEYSTORE, json.dumps(keystore))
@@ -174,20 +180,11 @@ def signed_submission(
     ledger: Ledger, key: bytes, *, kind: str, payload: object, parents: tuple[str, ...] = (),
     record_id: str | None = None, visibility: str | None = None, issued_at: str | None = None,
 ) -> Submission:
-    """Build and sign a submission for ``ledger`` with ``key`` (used by init, demo and tests)."""
-    salt = new_salt()
-    envelope = sign_envelope(
-        log=ledger.origin,
-        kind=kind,
-        id=record_id or str(uuid.uuid4()),
-        issued_at=issued_at or now_rfc3339(),
-        commitment=make_commitment(payload, salt),
-        parents=parents,
-        private_key=key,
-        domain=ledger.domain,
+    """A submission for ``ledger``'s log signed with ``key`` (used by init, demo and tests)."""
+    return Submission.sign(
+        origin=ledger.origin, domain=ledger.domain, private_key=key, kind=kind, payload=payload,
+        parents=parents, record_id=record_id, visibility=visibility, issued_at=issued_at,
     )
-    canonicalize(payload)  # fail early on payloads JCS cannot encode
-    return Submission(envelope, payload, salt, visibility)
 
 
 def register_participant(

@@ -131,6 +131,13 @@ def _check_author(name: str, value: object) -> None:
         raise _fail(name, "a non-zero address", value)
 
 
+def check_origin(origin: object) -> str:
+    """Check a log origin (the envelope's ``log``, the checkpoint's first line, the note
+    key name): 1..255 printable ASCII characters without space or '+'. Returns it."""
+    _check_str("log", origin, _LOG, "an origin of 1..255 printable ASCII characters without space or '+'")
+    return origin  # type: ignore[return-value]
+
+
 def _check_record(
     log: object, kind: object, id: object, author: object, issued_at: object, commitment: object,
     parents: object,

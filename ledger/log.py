@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,7 +41,14 @@ from ledger.access import (
 )
 from ledger.canonical import canonicalize, parse_json
 from ledger.checkpoint import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint, verify_checkpoint
-from ledger.envelope import Domain, Envelope, make_commitment, verify_envelope
+from ledger.envelope import (
+    Domain,
+    Envelope,
+    make_commitment,
+    new_salt,
+    sign_envelope,
+    verify_envelope,
+)
 from ledger.errors import (
     Conflict,
     InvalidRecord,
@@ -72,6 +80,32 @@ class Submission:
     payload: Any
     salt: bytes
     visibility: str | None = None  # None: the kind's default
+
+    @classmethod
+    def sign(
+        cls, *, origin: str, domain: Domain, private_key: bytes, kind: str, payload: Any,
+        parents: Sequence[str] = (), record_id: str | None = None, visibility: str | None = None,
+        issued_at: str | None = None,
+    ) -> "Submission":
+        """Build and sign a submission for the log ``origin`` with ``domain`` (a client's job)."""
+        salt = new_salt()
+        envelope = sign_envelope(
+            log=origin,
+            kind=kind,
+            id=record_id or str(uuid.uuid4()),
+            issued_at=issued_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            commitment=make_commitment(payload, salt),
+            parents=tuple(parents),
+            private_key=private_key,
+            domain=domain,
+        )
+        return cls(envelope, payload, salt, visibility)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"envelope": self.envelope.to_json(), "payload": self.payload, "salt": self.salt.hex()}
+        if self.visibility is not None:
+            out["visibility"] = self.visibility
+        return out
 
     @classmethod
     def from_json(cls, value: Any) -> "Submission":
@@ -237,7 +271,12 @@ class Ledger:
         last = self.store.latest_checkpoint(self.log.id)
         if last is not None and last.tree_size == size:
             return last
-        root = self.store.root_at(self.log.id, size)
+        if last is not None and size < last.tree_size:
+            raise SealerHalted(f"the log's size {size} is below its last checkpoint's {last.tree_size}; refusing to sign")
+        try:
+            root = self.store.root_at(self.log.id, size)
+        except LookupError as e:  # a tile is missing or shorter than the tree needs
+            raise SealerHalted(f"cannot compute the root of size {size} from the stored tiles: {e}; refusing to sign") from e
         if last is not None:
             self._check_extends(last, size, root)
         note = sign_checkpoint(Checkpoint(self.origin, size, root), self.note_signer)

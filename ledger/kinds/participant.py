@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger.eip712 import to_checksum_address
 from ledger.errors import InvalidRecord
 from ledger.kinds.base import AdmissionContext, Admitted, Kind
 from ledger.store.values import ParticipantInfo

@@ -1,0 +1,166 @@
+"""``tdsl``: the TDS Ledger command line (DESIGN §7). Thin: parse, call the library, print.
+
+Split as OpenTimestamps splits its CLI: the parser here, the commands in
+``ledger.cli_commands``, the HTTP client calls in ``ledger.cli_http``, and a tiny ``main``.
+
+Exit codes: 0 ok; 1 failure or invalid (one line on stderr, no traceback); 2 usage.
+
+Configuration is ``ledger.config.Settings`` (``TDSL_*``); ``--data-dir`` overrides
+``TDSL_DATA_DIR``. The client commands read ``TDSL_URL`` and ``TDSL_TOKEN``. ``submit`` and
+``receipt`` talk to a server (``--url``) unless ``--data-dir`` is given, in which case they
+use the data directory directly, as its operator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ledger import __version__
+from ledger import cli_commands as commands
+from ledger.cli_http import RemoteError
+from ledger.demo import DEMO_ORIGIN
+from ledger.errors import LedgerError
+
+
+def _data_dir(p: argparse.ArgumentParser, *, help: str = "data directory (default: TDSL_DATA_DIR or ./data)") -> None:
+    p.add_argument("--data-dir", type=Path, default=None, metavar="DIR", help=help)
+
+
+def _server(p: argparse.ArgumentParser, *, port: int = 8000) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=port, help="port to listen on (default: %(default)s)")
+
+
+def _remote(p: argparse.ArgumentParser) -> None:
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--url", default=os.environ.get("TDSL_URL", commands.DEFAULT_URL),
+        help="ledger API base URL (default: TDSL_URL or %(default)s)",
+    )  # fmt: skip
+    where.add_argument(
+        "--data-dir", type=Path, default=None, metavar="DIR",
+        help="use this data directory directly (as its operator) instead of a server",
+    )
+    p.add_argument("--token", default=os.environ.get("TDSL_TOKEN"), help="API token (default: TDSL_TOKEN)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tdsl",
+        description="TDS Ledger: signed records in a verifiable Merkle log.",
+        epilog="exit codes: 0 ok, 1 failure or invalid, 2 usage",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create a data directory: keys, database, log, operator token")
+    p.add_argument("--origin", required=True, help="the log's origin, e.g. example.com/log")
+    p.add_argument("--chain-id", type=int, default=None, help="chain id of the anchor chain (default: embedded chain)")
+    p.add_argument("--contract", default=None, help="registry contract address (default: operator's first deployment)")
+    _data_dir(p)
+    p.set_defaults(func=commands.cmd_init)
+
+    p = sub.add_parser("serve", help="serve the HTTP API of a data directory")
+    _server(p)
+    _data_dir(p)
+    p.set_defaults(func=commands.cmd_serve)
+
+    p = sub.add_parser("demo", help="load a small demo data space (once) and serve it")
+    _server(p)
+    p.add_argument("--origin", default=DEMO_ORIGIN, help="origin if a new ledger is created (default: %(default)s)")
+    _data_dir(p)
+    p.set_defaults(func=commands.cmd_demo)
+
+    keys = sub.add_parser("keys", help="participant keys and the log's note key").add_subparsers(
+        dest="keys_command", required=True, metavar="SUBCOMMAND"
+    )
+    p = keys.add_parser("new", help="make a new secp256k1 participant key; print its address")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE", help="write the key as hex to FILE (mode 0600)")
+    p.set_defaults(func=commands.cmd_keys_new)
+    p = keys.add_parser("note", help="print the log's note verifier key")
+    _data_dir(p)
+    p.set_defaults(func=commands.cmd_keys_note)
+
+    participant = sub.add_parser("participant", help="register participants (operator)").add_subparsers(
+        dest="participant_command", required=True, metavar="SUBCOMMAND"
+    )
+    p = participant.add_parser("add", help="register (or re-register) an address, signed by the operator key")
+    p.add_argument("--address", required=True, help="the participant's EIP-55 address")
+    p.add_argument("--name", required=True, help="legal name")
+    p.add_argument(
+        "--legal-id", required=True, metavar="SCHEME:VALUE", help="e.g. LEI:5299..., USCC:9132..., EORI:DE..."
+    )
+    p.add_argument("--roles", required=True, help="comma-separated, e.g. provider,producer")
+    _data_dir(p)
+    p.set_defaults(func=commands.cmd_participant_add)
+
+    token = sub.add_parser("token", help="API tokens (operator)").add_subparsers(
+        dest="token_command", required=True, metavar="SUBCOMMAND"
+    )
+    p = token.add_parser("issue", help="issue an API token for a registered address (printed once)")
+    p.add_argument("--address", required=True)
+    p.add_argument("--label", default="", help="a note to tell tokens apart")
+    _data_dir(p)
+    p.set_defaults(func=commands.cmd_token_issue)
+    p = token.add_parser("revoke", help="revoke an API token")
+    p.add_argument("token", metavar="TOKEN")
+    _data_dir(p)
+    p.set_defaults(func=commands.cmd_token_revoke)
+
+    p = sub.add_parser("submit", help="sign a record and submit it")
+    p.add_argument("payload", type=Path, metavar="PAYLOAD.json")
+    p.add_argument("--kind", required=True, help="record kind, e.g. dataset")
+    p.add_argument("--key-file", required=True, type=Path, metavar="KEYFILE", help="the author's private key (hex)")
+    p.add_argument("--parent", action="append", default=[], metavar="HEX", help="leaf hash of a parent (repeatable)")
+    p.add_argument("--id", default=None, help="record id (default: a new UUID)")
+    p.add_argument("--visibility", choices=("public", "private"), default=None, help="default: the kind's")
+    _remote(p)
+    p.set_defaults(func=commands.cmd_submit)
+
+    p = sub.add_parser("receipt", help="fetch a record's receipt")
+    p.add_argument("record_id", metavar="RECORD_ID")
+    p.add_argument("-o", "--output", type=Path, default=None, metavar="FILE", help="write to FILE (default: stdout)")
+    _remote(p)
+    p.set_defaults(func=commands.cmd_receipt)
+
+    p = sub.add_parser(
+        "verify", help="verify a receipt offline against the log identity you trust",
+        description="The log's identity comes from --identity or the explicit flags, never from the receipt.",
+    )  # fmt: skip
+    p.add_argument("receipt", type=Path, metavar="RECEIPT.json")
+    p.add_argument("--origin", required=True, help="the log's origin")
+    p.add_argument(
+        "--identity", type=Path, default=None, metavar="FILE", help="the log's identity.json (written by tdsl init)"
+    )
+    p.add_argument("--note-key", default=None, help="the log's note verifier key")
+    p.add_argument("--chain-id", type=int, default=None, help="the log's anchor chain id")
+    p.add_argument("--contract", default=None, help="the log's registry contract address")
+    p.add_argument("--rpc", default=None, metavar="URL", help="JSON-RPC endpoint to check anchors (next milestone)")
+    p.set_defaults(func=commands.cmd_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # usage error (2) or --help/--version (0)
+        return e.code if isinstance(e.code, int) else 2
+    try:
+        return args.func(args)
+    except commands.UsageError as e:
+        print(f"tdsl {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except (LedgerError, ValueError, OSError, RemoteError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""The ``tdsl`` commands: each takes the parsed arguments, calls the library, prints.
+
+A command returns the exit code; failures raise and ``ledger.cli.main`` turns them into
+one line on stderr and exit code 1 (``UsageError``: exit code 2). ``verify`` is the
+exception: every failure is its answer, printed as ``invalid: <reason>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ledger import cli_http
+from ledger.canonical import parse_json
+from ledger.config import Settings
+from ledger.datadir import (
+    IDENTITY,
+    Identity,
+    init_data_dir,
+    load_operator_key,
+    open_data_dir,
+    register_participant,
+)
+from ledger.demo import DEMO_DIR, load_demo, new_private_key, read_key_file, write_private_file
+from ledger.envelope import Domain, address_of
+from ledger.errors import ConfigError, VerificationError
+from ledger.log import Ledger, Submission
+from ledger.receipt import Receipt
+from ledger.verify import ChainRef, verify_receipt
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+class UsageError(Exception):
+    """Arguments that parse but do not make sense together (exit code 2)."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """``TDSL_*`` settings, with ``--data-dir`` taking precedence over ``TDSL_DATA_DIR``."""
+    if args.data_dir is not None:
+        return Settings(data_dir=args.data_dir)
+    return Settings()
+
+
+def _out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _print_identity(identity: Identity) -> None:
+    _out(f"origin:    {identity.origin}")
+    _out(f"chain id:  {identity.chain_id}")
+    _out(f"contract:  {identity.contract}")
+    _out(f"note key:  {identity.note_key}")
+    _out(f"operator:  {identity.operator}")
+
+
+def _base_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+# -- init, serve, demo ---------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _, token = init_data_dir(settings, origin=args.origin, chain_id=args.chain_id, contract=args.contract)
+    identity = Identity.from_file(settings.data_dir / IDENTITY)
+    _out(f"initialised a ledger in {settings.data_dir}")
+    _print_identity(identity)
+    _out(f"identity:  {settings.data_dir / IDENTITY}  (give this file to verifiers)")
+    _out()
+    _out("operator API token (shown once; only its hash is stored):")
+    _out(token)
+    return 0
+
+
+def _serve(ledger: Ledger, settings: Settings, host: str, port: int) -> int:
+    try:
+        from api.app import create_app
+    except ImportError as e:
+        raise ConfigError(f"the HTTP API cannot be loaded (package api): {e}") from e
+    import uvicorn
+
+    app = create_app(ledger, settings, start_sealer=True)
+    url = _base_url(host, port)
+    _out(f"serving log {ledger.origin} at {url}/v1  (API docs: {url}/docs)")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    return _serve(open_data_dir(settings), settings, args.host, args.port)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    ledger, space = load_demo(settings, origin=args.origin)
+    url = _base_url(args.host, args.port)
+    if space.created:
+        _out(f"initialised a demo ledger in {space.data_dir}")
+    _out("loaded the demo data space" if space.changed else "the demo data space is already loaded")
+    _print_identity(space.identity)
+    _out()
+    _out("participants (keys and API tokens under " + str(space.data_dir / DEMO_DIR) + "):")
+    for m in space.members:
+        _out(f"  {m.name:14} {m.address}  {','.join(m.roles):27} {m.display_name}")
+    _out("records: " + ", ".join(space.record_ids))
+    _out()
+    _out(f"API:  {url}/v1")
+    _out(f"docs: {url}/docs")
+    _out("try this:")
+    _out(f"  curl {url}/v1/log")
+    member = space.members[0]
+    _out(f"  tdsl receipt {space.record_ids[-1]} --url {url} --token \"$(cat {member.token_file})\" -o receipt.json")
+    _out(f"  tdsl verify receipt.json --origin {space.identity.origin} --identity {space.data_dir / IDENTITY}")
+    _out(f"  ({member.name}'s API token is in {member.token_file}, its key in {member.key_file})")
+    if space.operator_token_file is not None:
+        _out(f"  (operator token: {space.operator_token_file})")
+    _out()
+    return _serve(ledger, settings, args.host, args.port)
+
+
+# -- keys, participants, tokens ------------------------------------------------------
+
+
+def cmd_keys_new(args: argparse.Namespace) -> int:
+    key = new_private_key()
+    if args.out is not None:
+        try:
+            write_private_file(args.out, key.hex() + "\n")
+        except FileExistsError:
+            raise ConfigError(f"{args.out} exists; refusing to overwrite a key file") from None
+        _out(f"wrote a new private key to {args.out}")
+    else:
+        _out(f"private key: {key.hex()}")
+    _out(f"address: {address_of(key)}")
+    return 0
+
+
+def cmd_keys_note(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _out(Identity.from_file(settings.data_dir / IDENTITY).note_key)
+    return 0
+
+
+def cmd_participant_add(args: argparse.Namespace) -> int:
+    scheme, sep, value = args.legal_id.partition(":")
+    if not sep or not scheme or not value:
+        raise UsageError(f"--legal-id must be SCHEME:VALUE (e.g. LEI:5299...), got {args.legal_id!r}")
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+    settings = _settings(args)
+    ledger = open_data_dir(settings)
+    register_participant(
+        ledger, load_operator_key(settings), address=args.address, name=args.name, legal_id=(scheme, value), roles=roles
+    )
+    _out(f"registered {args.address} ({args.name}) with roles: {', '.join(roles) or '(none: deactivated)'}")
+    return 0
+
+
+def cmd_token_issue(args: argparse.Namespace) -> int:
+    ledger = open_data_dir(_settings(args))
+    token = ledger.issue_token(args.address, args.label)
+    print(f"API token for {args.address} (shown once; only its hash is stored):", file=sys.stderr)
+    _out(token)
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    ledger = open_data_dir(_settings(args))
+    ledger.revoke_token(args.token, ledger.viewer_for(ledger.log.operator))  # an operator action
+    _out("revoked")
+    return 0
+
+
+# -- submit, receipt -----------------------------------------------------------------
+
+
+def _sign(args: argparse.Namespace, origin: str, domain: Domain, payload: Any) -> Submission:
+    return Submission.sign(
+        origin=origin, domain=domain, private_key=read_key_file(args.key_file), kind=args.kind,
+        payload=payload, parents=tuple(p.lower() for p in args.parent), record_id=args.id,
+        visibility=args.visibility,
+    )
+
+
+def _remote_domain(info: dict[str, Any]) -> tuple[str, Domain]:
+    try:
+        origin, chain_id, contract = info["origin"], info["chain_id"], info["contract"]
+    except KeyError as e:
+        raise cli_http.RemoteError(f"GET /v1/log does not name the log's {e.args[0]}") from e
+    if not isinstance(origin, str):
+        raise cli_http.RemoteError("GET /v1/log: origin is not a string")
+    return origin, Domain(chain_id=chain_id, verifying_contract=contract)
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    payload = parse_json(args.payload.read_bytes())
+    if args.data_dir is not None:
+        ledger = open_data_dir(_settings(args))
+        appended = ledger.submit([_sign(args, ledger.origin, ledger.domain, payload)])[0]
+        result: Any = {
+            "id": appended.record_id,
+            "leaf_index": appended.leaf_index,
+            "leaf_hash": appended.leaf_hash.hex(),
+            "duplicate": appended.duplicate,
+        }
+    else:
+        url = args.url.rstrip("/")
+        origin, domain = _remote_domain(cli_http.get_log(url))
+        sub = _sign(args, origin, domain, payload)
+        result = cli_http.post_record(url, sub.to_json(), token=args.token)
+    _out(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_receipt(args: argparse.Namespace) -> int:
+    if args.data_dir is not None:
+        ledger = open_data_dir(_settings(args))
+        # Whoever holds the data directory is the operator: the receipt includes the payload.
+        receipt: Any = ledger.receipt(args.record_id, ledger.viewer_for(ledger.log.operator)).to_json()
+    else:
+        receipt = cli_http.get_receipt(args.url.rstrip("/"), args.record_id, token=args.token)
+    text = json.dumps(receipt, indent=2, ensure_ascii=False) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        args.output.write_text(text)
+        print(f"wrote the receipt of {args.record_id} to {args.output}", file=sys.stderr)
+    return 0
+
+
+# -- verify --------------------------------------------------------------------------
+
+
+class _RpcNotYet:
+    """``--rpc`` before the chain milestone: an anchor cannot be checked on chain yet."""
+
+    def check_anchor(self, receipt: Receipt, checkpoint_root: bytes) -> None:
+        raise VerificationError(
+            "the receipt claims an anchor, and checking anchors on chain (--rpc) is not supported yet"
+        )
+
+
+def _verifier_identity(args: argparse.Namespace) -> tuple[str, int, str] | None:
+    """(note key, chain id, contract) from the flags, or None to read --identity. Checks usage only."""
+    flags = (args.note_key, args.chain_id, args.contract)
+    if args.identity is not None:
+        if any(f is not None for f in flags):
+            raise UsageError(
+                "give the log's identity either as --identity FILE or as --note-key/--chain-id/--contract, not both"
+            )
+        return None
+    if any(f is None for f in flags):
+        raise UsageError(
+            "the log's identity is needed: --identity identity.json, or all of --note-key, --chain-id and --contract"
+        )
+    return flags  # type: ignore[return-value]
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    explicit = _verifier_identity(args)  # usage errors (exit 2) before anything is read
+    try:
+        if explicit is None:
+            identity = Identity.from_file(args.identity)
+            if identity.origin != args.origin:
+                raise VerificationError(
+                    f"--origin {args.origin!r} is not the origin {identity.origin!r} in {args.identity}"
+                )
+            note_key, chain_id, contract = identity.note_key, identity.chain_id, identity.contract
+        else:
+            note_key, chain_id, contract = explicit
+        try:
+            data = args.receipt.read_bytes()
+        except OSError as e:
+            raise VerificationError(f"cannot read {args.receipt}: {e.strerror or e}") from e
+        receipt = Receipt.from_json(data)
+        chain = ChainRef(chain_id=chain_id, contract=contract, reader=_RpcNotYet() if args.rpc else None)
+        verify_receipt(receipt, origin=args.origin, chain=chain, note_key=note_key)
+    except Exception as e:  # noqa: BLE001 — a verifier fails closed: any error is "invalid"
+        print(f"invalid: {str(e) or type(e).__name__}", file=sys.stderr)
+        return 1
+    anchor = "pending" if receipt.anchor is None else receipt.anchor.status
+    where = f"at leaf {receipt.leaf_index} in tree {receipt.tree_size}"
+    _out(f"valid: record {receipt.entry.id} {where} (anchor: {anchor})")
+    return 0

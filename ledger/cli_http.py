@@ -1,0 +1,63 @@
+"""The few HTTP calls ``tdsl submit --url`` and ``tdsl receipt --url`` make to a ledger API.
+
+Errors come back as RFC 9457 problem+json; ``RemoteError`` carries the status and the
+problem's detail (or title) so the CLI can print one line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+class RemoteError(Exception):
+    """The server could not be reached or answered with an error."""
+
+
+def _headers(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _problem(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:300] or response.reason_phrase
+    if isinstance(body, dict):
+        return str(body.get("detail") or body.get("title") or body)[:1000]
+    return str(body)[:300]
+
+
+def _call(method: str, url: str, *, token: str | None = None, json: Any = None) -> Any:
+    try:
+        response = httpx.request(method, url, headers=_headers(token), json=json, timeout=TIMEOUT)
+    except httpx.HTTPError as e:
+        raise RemoteError(f"cannot reach {url}: {e}") from e
+    if response.is_error:
+        raise RemoteError(f"{method} {url}: {response.status_code} {_problem(response)}")
+    try:
+        return response.json()
+    except ValueError as e:
+        raise RemoteError(f"{method} {url}: the answer is not JSON") from e
+
+
+def get_log(base_url: str) -> dict[str, Any]:
+    """``GET /v1/log``: the log's origin, chain id, contract, size, checkpoint."""
+    info = _call("GET", f"{base_url}/v1/log")
+    if not isinstance(info, dict):
+        raise RemoteError(f"GET {base_url}/v1/log: expected a JSON object")
+    return info
+
+
+def post_record(base_url: str, submission: dict[str, Any], *, token: str | None) -> Any:
+    """``POST /v1/records`` with one submission; returns the server's answer."""
+    return _call("POST", f"{base_url}/v1/records", token=token, json=submission)
+
+
+def get_receipt(base_url: str, record_id: str, *, token: str | None) -> Any:
+    """``GET /v1/records/{id}/receipt``: the receipt JSON as the token may see it."""
+    return _call("GET", f"{base_url}/v1/records/{quote(record_id, safe='')}/receipt", token=token)
