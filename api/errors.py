@@ -14,7 +14,7 @@ route is mapped here, by its class, to one status:
 | Conflict                                | 409    | conflict                            |
 | Unauthorized (+ ``WWW-Authenticate``)   | 401    | unauthorized                        |
 | Forbidden                               | 403    | forbidden                           |
-| SealerHalted                            | 503    | sealer-halted                       |
+| CorruptStore (incl. SealerHalted)       | 503    | corrupt-store / sealer-halted       |
 | any other LedgerError                   | 500    | internal                            |
 
 The ``type`` names the most specific error class (``MalformedJSON`` → ``malformed-json``),
@@ -45,7 +45,7 @@ from ledger.errors import (
     MalformedInput,
     NotFound,
     PayloadTooLarge,
-    SealerHalted,
+    CorruptStore,
     Unauthorized,
     VerificationError,
 )
@@ -65,7 +65,7 @@ _STATUS: tuple[tuple[type[LedgerError], int], ...] = (
     (Conflict, 409),
     (Unauthorized, 401),
     (Forbidden, 403),
-    (SealerHalted, 503),
+    (CorruptStore, 503),
 )
 
 _TITLES = {

@@ -17,7 +17,7 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
-from ledger.errors import SealerHalted
+from ledger.errors import CorruptStore
 from ledger.log import Ledger
 
 log = logging.getLogger("api.sealer")
@@ -73,14 +73,24 @@ class Sealer:
 
     def _run(self) -> None:
         failures = 0
+        try:
+            report = self.ledger.audit()
+            log.info("audit at start: %d entries, %d tiles, %d checkpoints verified",
+                     report.tree_size, report.tiles_checked, report.checkpoints_checked)
+        except CorruptStore as e:
+            self.state, self.detail = "halted", str(e)
+            log.critical("sealer halted: the audit at start failed; no checkpoint will be signed until "
+                         "an operator intervenes: %s", e)
+            return
         while not self._stop.is_set():
             delay = self.poll_seconds
             try:
+                self.ledger.store.purge()
                 if self.due():
                     cp = self.ledger.seal()
                     log.info("sealed checkpoint of tree size %d", cp.tree_size)
                 failures, self.detail = 0, None
-            except SealerHalted as e:
+            except CorruptStore as e:
                 self.state, self.detail = "halted", str(e)
                 log.critical("sealer halted, no checkpoint will be signed until an operator intervenes: %s", e)
                 return

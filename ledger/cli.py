@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     _data_dir(p)
     p.set_defaults(func=commands.cmd_serve)
 
+    p = sub.add_parser("audit", help="re-verify every entry, tile and checkpoint of a data directory")
+    _data_dir(p)
+    p.set_defaults(func=commands.cmd_audit)
+
     p = sub.add_parser("demo", help="load a small demo data space (once) and serve it")
     _server(p)
     p.add_argument("--origin", default=DEMO_ORIGIN, help="origin if a new ledger is created (default: %(default)s)")

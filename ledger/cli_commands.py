@@ -140,6 +140,15 @@ def cmd_keys_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    report = open_data_dir(_settings(args)).audit()
+    _out(
+        f"ok: {report.tree_size} entries, {report.tiles_checked} tiles and "
+        f"{report.checkpoints_checked} checkpoints verified"
+    )
+    return 0
+
+
 def cmd_keys_note(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _out(Identity.from_file(settings.data_dir / IDENTITY).note_key)

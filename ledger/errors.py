@@ -94,7 +94,11 @@ class Forbidden(LedgerError):
     """The caller is known but may not do this."""
 
 
-class SealerHalted(LedgerError):
+class CorruptStore(LedgerError):
+    """The stored log contradicts itself (an entry, tile or checkpoint was altered or lost)."""
+
+
+class SealerHalted(CorruptStore):
     """The sealer found the stored tree inconsistent with its last checkpoint and stopped.
 
     It never signs a fork: an operator must investigate before sealing resumes.

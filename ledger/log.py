@@ -39,6 +39,7 @@ from ledger.access import (
     check_can_revoke_token,
     check_can_see_record,
 )
+from ledger.audit import AuditReport, audit_log
 from ledger.canonical import canonicalize, parse_json
 from ledger.checkpoint import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint, verify_checkpoint
 from ledger.envelope import (
@@ -51,6 +52,7 @@ from ledger.envelope import (
 )
 from ledger.errors import (
     Conflict,
+    CorruptStore,
     InvalidRecord,
     LedgerError,
     MalformedEnvelope,
@@ -275,7 +277,7 @@ class Ledger:
             raise SealerHalted(f"the log's size {size} is below its last checkpoint's {last.tree_size}; refusing to sign")
         try:
             root = self.store.root_at(self.log.id, size)
-        except LookupError as e:  # a tile is missing or shorter than the tree needs
+        except CorruptStore as e:  # a tile is missing or shorter than the tree needs
             raise SealerHalted(f"cannot compute the root of size {size} from the stored tiles: {e}; refusing to sign") from e
         if last is not None:
             self._check_extends(last, size, root)
@@ -286,7 +288,7 @@ class Ledger:
         try:
             proof = self.store.consistency_proof(self.log.id, last.tree_size, size)
             merkle.verify_consistency(last.tree_size, size, last.root_hash, root, proof)
-        except (VerificationError, LookupError, ValueError) as e:
+        except (VerificationError, CorruptStore, LookupError, ValueError) as e:
             raise SealerHalted(
                 f"stored tree of size {size} does not extend checkpoint {last.tree_size}: {e}; refusing to sign"
             ) from e
@@ -301,6 +303,10 @@ class Ledger:
             in_tile = tile[(i % TILE_WIDTH) * HASH_SIZE : (i % TILE_WIDTH + 1) * HASH_SIZE]
             if not stored == in_tile == merkle.leaf_hash(envelope):
                 raise SealerHalted(f"entry {i}: envelope, stored leaf hash and tile disagree; refusing to sign")
+
+    def audit(self) -> AuditReport:
+        """Re-verify every entry, tile and checkpoint (``ledger.audit``); raise ``CorruptStore``."""
+        return audit_log(self.store, self.log.id, origin=self.origin, note_verifier=self.note_verifier)
 
     def unsealed(self) -> tuple[int, datetime | None]:
         """How many entries no checkpoint covers yet, and when the oldest was appended."""

@@ -37,3 +37,5 @@ def test_concurrent_writers_get_gap_free_indexes(tmp_path, database_url):
     ids = [store.entry_at(log, i).record_id for i in range(before, size)]
     assert len(set(ids)) == WRITERS * PER_WRITER
     assert set(ids) == {f"w{w}-{i}" for w in range(WRITERS) for i in range(PER_WRITER)}
+    world.ledger.seal()
+    assert world.ledger.audit().tree_size == size

@@ -70,3 +70,4 @@ def test_sigkill_never_loses_an_acknowledged_record(tmp_path, database_url):
     # a checkpoint over everything still seals and verifies
     cp = world.ledger.seal()
     assert cp.tree_size == store.tree_size(log)
+    assert world.ledger.audit().checkpoints_checked == 1

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from ledger import merkle, tiles
-from ledger.errors import Conflict, NotFound
+from ledger.errors import Conflict, CorruptStore, NotFound
 from ledger.store.models import CheckpointRow, EntryRow, LogRow, ParticipantRow, TileRow, TokenRow
 from ledger.store.values import (
     Appended,
@@ -90,6 +90,9 @@ class SQLStore:
         self.url = url
         self.engine = make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        # SQLite: a WAL checkpoint+truncate owed after an erasure (see ``purge``). True at
+        # start so the first ``purge`` also clears what an earlier process may have left.
+        self.purge_pending = self.is_sqlite
 
     def create_schema(self) -> None:
         SQLModel.metadata.create_all(self.engine)
@@ -253,7 +256,10 @@ class SQLStore:
         if size > current:
             raise NotFound(f"tree size {size} is beyond the log's size {current}")
         found = self.get_tiles(log, tiles.tiles_for_ranges(ranges))
-        return [tiles.range_hash(b, e, found) for b, e in ranges]
+        try:
+            return [tiles.range_hash(b, e, found) for b, e in ranges]
+        except KeyError as e:
+            raise CorruptStore(f"the stored tiles cannot give a tree of size {size}: {e.args[0]}") from None
 
     def root_at(self, log: int, size: int) -> bytes:
         if size == 0:
@@ -333,6 +339,12 @@ class SQLStore:
             return [(r.idx, bytes(r.leaf_hash), bytes(r.envelope)) for r in conn.execute(q)]
 
     def erase_payload(self, log: int, record_id: str) -> StoredEntry:
+        """Delete payload and salt (and what a participant record put in ``participants``).
+
+        On SQLite the WAL is then checkpointed and truncated so the old bytes leave the
+        files; if readers keep it busy, ``purge_pending`` stays set and ``purge()`` (the
+        API's sealer calls it on every poll) finishes the job later.
+        """
         with self._write() as conn:
             res = conn.execute(
                 update(_entries)
@@ -341,10 +353,35 @@ class SQLStore:
             )
             if res.rowcount != 1:
                 raise NotFound(f"no record {record_id!r}")
+            idx = conn.execute(
+                select(_entries.c.idx).where(_entries.c.log == log, _entries.c.record_id == record_id)
+            ).scalar_one()
+            conn.execute(
+                update(_participants)
+                .where(_participants.c.log == log, _participants.c.entry_idx == idx)
+                .values(name="", legal_id="")
+            )
         if self.is_sqlite:
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.purge_pending = True
+            self.purge()
         return self.entry_by_record_id(log, record_id)
+
+    def purge(self, busy_timeout_ms: int = 2000) -> bool:
+        """SQLite: checkpoint and truncate the WAL so erased bytes leave the files.
+
+        Returns True when nothing is pending. Readers holding old snapshots make the
+        checkpoint busy; then it stays pending and a later call retries.
+        """
+        if not (self.is_sqlite and self.purge_pending):
+            return True
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            try:
+                busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            finally:
+                conn.exec_driver_sql("PRAGMA busy_timeout=60000")
+        self.purge_pending = bool(busy)
+        return not self.purge_pending
 
     # -- checkpoints ---------------------------------------------------------------
 
@@ -374,6 +411,11 @@ class SQLStore:
         with self._read() as conn:
             r = conn.execute(q.limit(1)).one_or_none()
         return None if r is None else self._checkpoint(r)
+
+    def checkpoints(self, log: int) -> list[StoredCheckpoint]:
+        q = select(_checkpoints).where(_checkpoints.c.log == log).order_by(_checkpoints.c.tree_size)
+        with self._read() as conn:
+            return [self._checkpoint(r) for r in conn.execute(q)]
 
     def checkpoint_at(self, log: int, tree_size: int) -> StoredCheckpoint:
         q = select(_checkpoints).where(_checkpoints.c.log == log, _checkpoints.c.tree_size == tree_size)
