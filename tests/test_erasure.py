@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from ledger_fixtures import World, check_whole_tree
-from sqlalchemy import event, select
+from sqlalchemy import select
 from test_log_fixtures import (  # noqa: F401
     backend_url,
     dataset,
@@ -33,7 +33,7 @@ from test_log_fixtures import (  # noqa: F401
 
 from ledger.access import ANONYMOUS, Viewer
 from ledger.datadir import signed_submission
-from ledger.errors import Forbidden, LedgerError, NotFound
+from ledger.errors import Forbidden, NotFound
 from ledger.log import Ledger
 from ledger.store.models import EntryRow
 from ledger.verify import ChainRef, verify_receipt
