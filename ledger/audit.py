@@ -72,7 +72,7 @@ def audit_log(store: SQLStore, log: int, *, origin: str, note_verifier: NoteVeri
             raise CorruptStore(f"checkpoint {cp.tree_size}: its note does not verify: {e}") from e
         if (parsed.tree_size, parsed.root_hash) != (cp.tree_size, cp.root_hash):
             raise CorruptStore(f"checkpoint {cp.tree_size}: the note and the stored row disagree")
-        if cp.tree_size > size or store.root_at(log, cp.tree_size) != cp.root_hash:
+        if cp.tree_size > size or store.root_at(log, cp.tree_size, fresh=True) != cp.root_hash:
             raise CorruptStore(f"checkpoint {cp.tree_size}: its root is not the root of the stored tree")
         checkpoints += 1
     return AuditReport(size, tiles_checked, checkpoints)

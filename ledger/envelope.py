@@ -438,9 +438,16 @@ def make_commitment(payload: object, salt: bytes) -> str:
     """
     if not isinstance(salt, bytes):
         raise TypeError(f"salt: expected bytes, got {type(salt).__name__}")
+    return commitment_of(canonicalize(payload), salt)
+
+
+def commitment_of(canonical_payload: bytes, salt: bytes) -> str:
+    """``make_commitment`` for a payload already in canonical (JCS) bytes."""
+    if not isinstance(salt, bytes):
+        raise TypeError(f"salt: expected bytes, got {type(salt).__name__}")
     if len(salt) != 32:
         raise MalformedInput(f"salt: expected 32 bytes, got {len(salt)}")
-    return "sha256:" + hashlib.sha256(salt + canonicalize(payload)).hexdigest()
+    return "sha256:" + hashlib.sha256(salt + canonical_payload).hexdigest()
 
 
 def verify_commitment(commitment: str, payload: object, salt: bytes) -> None:

@@ -45,6 +45,7 @@ from ledger.checkpoint import Checkpoint, NoteSigner, NoteVerifier, sign_checkpo
 from ledger.envelope import (
     Domain,
     Envelope,
+    commitment_of,
     make_commitment,
     new_salt,
     sign_envelope,
@@ -220,7 +221,8 @@ class Ledger:
         issued = env.issued_at_datetime()
         if issued > now + MAX_CLOCK_SKEW:
             raise InvalidRecord(f"issued_at {env.issued_at} is in the future (now {now.isoformat()})")
-        if make_commitment(sub.payload, sub.salt) != env.commitment:
+        payload = canonicalize(sub.payload)  # the bytes stored, and the bytes committed to
+        if commitment_of(payload, sub.salt) != env.commitment:
             raise InvalidRecord("payload and salt do not match the envelope's commitment")
         if env.author != self.log.operator:
             if env.author not in authors:
@@ -245,7 +247,6 @@ class Ledger:
         if len(leaf_input) > MAX_ENVELOPE_BYTES:
             raise InvalidRecord(f"the envelope is {len(leaf_input)} bytes; at most {MAX_ENVELOPE_BYTES} fit a tile entry")
         leaf = merkle.leaf_hash(leaf_input)
-        payload = canonicalize(sub.payload)
         # Later records of the same batch may name this one as a parent.
         known_parents[leaf] = StoredEntry(
             -1, leaf, env.id, env.kind, env.author, env.issued_at, "", leaf_input, payload, sub.salt, None, now
@@ -276,7 +277,7 @@ class Ledger:
         if last is not None and size < last.tree_size:
             raise SealerHalted(f"the log's size {size} is below its last checkpoint's {last.tree_size}; refusing to sign")
         try:
-            root = self.store.root_at(self.log.id, size)
+            root = self.store.root_at(self.log.id, size, fresh=True)
         except CorruptStore as e:  # a tile is missing or shorter than the tree needs
             raise SealerHalted(f"cannot compute the root of size {size} from the stored tiles: {e}; refusing to sign") from e
         if last is not None:
@@ -286,7 +287,7 @@ class Ledger:
 
     def _check_extends(self, last: StoredCheckpoint, size: int, root: bytes) -> None:
         try:
-            proof = self.store.consistency_proof(self.log.id, last.tree_size, size)
+            proof = self.store.consistency_proof(self.log.id, last.tree_size, size, fresh=True)
             merkle.verify_consistency(last.tree_size, size, last.root_hash, root, proof)
         except (VerificationError, CorruptStore, LookupError, ValueError) as e:
             raise SealerHalted(

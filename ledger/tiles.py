@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ledger.errors import MalformedTilePath, NotFound
-from ledger.merkle import EMPTY_ROOT, HASH_SIZE, fold_subtrees, root_hash
+from ledger.merkle import EMPTY_ROOT, HASH_SIZE, fold_subtrees, node_hash, root_hash
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT  # 256 hashes
@@ -190,13 +190,46 @@ def tiles_for_ranges(ranges: Iterable[tuple[int, int]]) -> set[TileKey]:
     return keys
 
 
-def range_hash(begin: int, end: int, tiles: Mapping[TileKey, bytes]) -> bytes:
-    """Hash of the aligned range ``[begin, end)`` from the given tiles (``EMPTY_ROOT`` if empty)."""
+class FullTile:
+    """A full (immutable) tile with all its interior nodes computed once.
+
+    Any perfect subtree inside it is then a lookup instead of up to 127 hashes; the store
+    keeps recently used full tiles this way. Memory: 511 hashes, about 16 KiB.
+    """
+
+    __slots__ = ("levels",)
+
+    def __init__(self, data: bytes):
+        if len(data) != TILE_WIDTH * HASH_SIZE:
+            raise ValueError(f"a full tile has {TILE_WIDTH * HASH_SIZE} bytes, got {len(data)}")
+        level = [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]
+        self.levels = [level]
+        while len(level) > 1:
+            level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+            self.levels.append(level)
+
+    def subtree_hash(self, first: int, count: int) -> bytes:
+        """Root of entries ``[first, first+count)``; count a power of two, first aligned to it."""
+        height = count.bit_length() - 1
+        return self.levels[height][first >> height]
+
+
+def range_hash(
+    begin: int, end: int, tiles: Mapping[TileKey, bytes], full: Mapping[TileKey, FullTile] | None = None
+) -> bytes:
+    """Hash of the aligned range ``[begin, end)`` (``EMPTY_ROOT`` if empty).
+
+    ``tiles`` holds tile bytes; ``full`` optionally holds precomputed full tiles, which
+    are used instead when a subtree lies in one of them.
+    """
     if begin == end:
         return EMPTY_ROOT
     subtrees = []
     for b, height in _perfect_subtrees(begin, end):
         key, first, count = _locate(b, height)
+        if full is not None and (ft := full.get(key)) is not None:
+            subtrees.append(ft.subtree_hash(first, count))
+            continue
         data = tiles.get(key)
         if data is None or len(data) < (first + count) * HASH_SIZE:
             raise KeyError(f"tile {key[0]}/{key[1]} with at least {first + count} hashes is not available")

@@ -6,11 +6,12 @@ import hashlib
 import random
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from ledger import merkle, tiles
 from ledger.errors import Conflict, NotFound
 from ledger.store import NewEntry, SQLStore
+from ledger.store.models import TileRow
 
 
 def _entry(i: int, tag: str = "") -> NewEntry:
@@ -103,6 +104,7 @@ def test_erase_removes_payload_and_salt_only(store, log):
 
 
 def _count_reads(store: SQLStore, fn):
+    """Run fn; return the SELECT statements it ran and how many tile rows it fetched."""
     statements: list[str] = []
     tiles_read: list[int] = []
 
@@ -111,24 +113,30 @@ def _count_reads(store: SQLStore, fn):
             statements.append(statement)
 
     event.listen(store.engine, "before_cursor_execute", before)
-    real_get_tiles = store.get_tiles
+    real_select_tiles = store._select_tiles
 
-    def counting_get_tiles(log_, keys):
-        got = real_get_tiles(log_, keys)
+    def counting_select_tiles(conn, log_, keys):
+        got = real_select_tiles(conn, log_, keys)
         tiles_read.append(len(got))
         return got
 
-    store.get_tiles = counting_get_tiles
+    store._select_tiles = counting_select_tiles
     try:
         fn()
     finally:
         event.remove(store.engine, "before_cursor_execute", before)
-        del store.get_tiles
+        del store._select_tiles
     return statements, sum(tiles_read)
 
 
-def test_proofs_read_o_log_n_tiles_in_two_queries(store, log):
-    """Each proof costs 2 SELECTs (size, tiles) and at most 2 tiles per tile level, whatever n."""
+def test_proofs_read_o_log_n_tiles(store, log):
+    """Each proof reads the size once and at most 2 tiles per tile level, whatever n.
+
+    Read fresh (no in-memory tile cache), so every tile the proof needs is counted. The
+    tiles are read by ``_select_tiles`` straight through the driver (one primary-key
+    lookup per tile on SQLite, one query on PostgreSQL); everything else goes through
+    SQLAlchemy, whose statements are counted too.
+    """
     rng = random.Random(3)
     batch = [_entry(i) for i in range(70_000)]
     for i in range(0, len(batch), 5000):
@@ -137,10 +145,52 @@ def test_proofs_read_o_log_n_tiles_in_two_queries(store, log):
         levels = 1 + (size.bit_length() - 1) // tiles.TILE_HEIGHT
         for _ in range(30):
             index = rng.randrange(size)
-            statements, n_tiles = _count_reads(store, lambda: store.inclusion_proof(log, index, size))
-            assert len(statements) == 2, statements
-            assert n_tiles <= 2 * levels, (size, index, n_tiles)
+            statements, n_tiles = _count_reads(store, lambda: store.inclusion_proof(log, index, size, fresh=True))
+            assert len(statements) == 1, statements
+            assert 1 <= n_tiles <= 2 * levels, (size, index, n_tiles)
             size1 = rng.randint(1, size)
-            statements, n_tiles = _count_reads(store, lambda: store.consistency_proof(log, size1, size))
-            assert len(statements) == 2, statements
-            assert n_tiles <= 2 * levels + 2, (size1, size, n_tiles)
+            statements, n_tiles = _count_reads(store, lambda: store.consistency_proof(log, size1, size, fresh=True))
+            assert len(statements) == 1, statements
+            assert 1 <= n_tiles <= 2 * levels + 2, (size1, size, n_tiles)
+
+
+def test_cached_full_tiles_give_the_same_proofs_and_save_reads(store, log):
+    entries = [_entry(i) for i in range(3 * 256 + 17)]
+    hashes = [e.leaf_hash for e in entries]
+    store.append(log, entries)
+    size = len(entries)
+    root = merkle.root_hash(hashes)
+    for index in (0, 255, 256, 600, size - 1):
+        first = store.inclusion_proof(log, index, size)  # fills the cache with full tiles
+        _, n_fresh = _count_reads(store, lambda: store.inclusion_proof(log, index, size, fresh=True))
+        _, n_cached = _count_reads(store, lambda: store.inclusion_proof(log, index, size))
+        second = store.inclusion_proof(log, index, size)
+        assert first == second == merkle.inclusion_proof(hashes, index, size)
+        merkle.verify_inclusion(hashes[index], index, size, second, root)
+        if index < 3 * 256:  # its own level-0 tile is full: cached, only partial tiles are read again
+            assert n_cached < n_fresh, (index, n_cached, n_fresh)
+        else:  # every tile on its path is partial: nothing to cache
+            assert n_cached == n_fresh, (index, n_cached, n_fresh)
+
+
+def test_fresh_reads_see_a_tampered_tile_that_the_cache_hides(store, log):
+    """Why the sealer and the audit read fresh: the cache remembers what was stored."""
+    entries = [_entry(i) for i in range(600)]
+    store.append(log, entries)
+    good = store.inclusion_proof(log, 3, 600)
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(TileRow.__table__)
+            .where(TileRow.__table__.c.log == log, TileRow.__table__.c.level == 0, TileRow.__table__.c.idx == 0)
+            .values(data=bytes(256 * 32))
+        )
+    assert store.inclusion_proof(log, 3, 600) == good  # from the cache
+    assert store.inclusion_proof(log, 3, 600, fresh=True) != good
+
+
+def test_statistics_refresh_points_are_powers_of_two_from_1024():
+    from ledger.store.sql import _crossed_power_of_two
+
+    assert _crossed_power_of_two(1023, 1024) and _crossed_power_of_two(0, 5000) and _crossed_power_of_two(4095, 4096)
+    assert not _crossed_power_of_two(1024, 2047) and not _crossed_power_of_two(0, 1023)
+    assert [n for n in range(1, 70_000) if _crossed_power_of_two(n - 1, n)] == [2**k for k in range(10, 17)]

@@ -20,11 +20,13 @@ Contract (what callers may rely on):
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, tuple_, update
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
@@ -49,10 +51,16 @@ _participants = ParticipantRow.__table__
 _tokens = TokenRow.__table__
 
 _IN_CHUNK = 500  # keep IN lists well under every backend's bound-parameter limit
+FULL_TILE_CACHE = 2048  # full tiles kept in memory with interior nodes: about 32 MiB
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _crossed_power_of_two(old: int, new: int) -> bool:
+    """Whether growing from ``old`` to ``new`` reached a power of two ≥ 1024 above ``old``."""
+    return new >= max(1024, 1 << old.bit_length())
 
 
 def make_engine(url: str) -> Engine:
@@ -70,6 +78,8 @@ def make_engine(url: str) -> Engine:
                 "foreign_keys=ON",
                 "secure_delete=ON",
                 "busy_timeout=60000",
+                "cache_size=-65536",  # 64 MiB page cache per connection: keeps hot tiles in memory
+                "mmap_size=268435456",  # read through mmap: fewer syscalls on large logs
             ):
                 cur.execute(f"PRAGMA {pragma}")
             cur.close()
@@ -93,6 +103,8 @@ class SQLStore:
         # SQLite: a WAL checkpoint+truncate owed after an erasure (see ``purge``). True at
         # start so the first ``purge`` also clears what an earlier process may have left.
         self.purge_pending = self.is_sqlite
+        self._full_tiles: OrderedDict[tuple[int, int, int], tiles.FullTile] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def create_schema(self) -> None:
         SQLModel.metadata.create_all(self.engine)
@@ -199,7 +211,21 @@ class SQLStore:
                 for p in registrations:
                     self._put_participant(conn, log, p, now)
                 conn.execute(update(_logs).where(_logs.c.id == log).values(tree_size=size + len(rows)))
+        if rows and not self.is_sqlite and _crossed_power_of_two(size, size + len(rows)):
+            self._analyze()
         return results
+
+    def _analyze(self) -> None:
+        """PostgreSQL: refresh planner statistics as a log grows.
+
+        Without statistics (autovacuum off, or a fast-growing fresh table) the planner
+        has been seen to answer the duplicate-id lookup by scanning the log through
+        another index, making appends slow down linearly. Run when the log's size
+        crosses a power of two from 1024 on, so O(log n) times over its life.
+        """
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE entries")
+            conn.exec_driver_sql("ANALYZE tiles")
 
     def _indexes_of(self, conn: Connection, log: int, record_ids: set[str]) -> dict[str, tuple[int, bytes]]:
         found: dict[str, tuple[int, bytes]] = {}
@@ -240,41 +266,96 @@ class SQLStore:
     # -- tiles and proofs ----------------------------------------------------------
 
     def get_tiles(self, log: int, keys: Iterable[tiles.TileKey]) -> dict[tiles.TileKey, bytes]:
+        """The stored bytes of the given tiles, read fresh from the database."""
+        with self._read() as conn:
+            return self._select_tiles(conn, log, keys)
+
+    def _select_tiles(self, conn: Connection, log: int, keys: Iterable[tiles.TileKey]) -> dict[tiles.TileKey, bytes]:
+        """Tile rows by key, inside ``conn``'s transaction.
+
+        This is the proof path's one database read, so it talks to the driver directly
+        (SQLAlchemy's statement building costs more than the reads): on SQLite one
+        primary-key lookup per tile, on PostgreSQL one query over an ``unnest`` of the keys.
+        """
         keys = sorted(set(keys))
         out: dict[tiles.TileKey, bytes] = {}
-        with self._read() as conn:
-            for i in range(0, len(keys), _IN_CHUNK):
-                q = select(_tiles.c.level, _tiles.c.idx, _tiles.c.data).where(
-                    _tiles.c.log == log, tuple_(_tiles.c.level, _tiles.c.idx).in_(keys[i : i + _IN_CHUNK])
+        if not keys:
+            return out
+        cur = conn.connection.dbapi_connection.cursor()
+        try:
+            if self.is_sqlite:
+                for level, idx in keys:
+                    cur.execute("SELECT data FROM tiles WHERE log = ? AND level = ? AND idx = ?", (log, level, idx))
+                    row = cur.fetchone()
+                    if row is not None:
+                        out[(level, idx)] = bytes(row[0])
+            else:
+                cur.execute(
+                    "SELECT t.level, t.idx, t.data FROM tiles t"
+                    " JOIN unnest(%s::int[], %s::bigint[]) AS k(level, idx) ON t.level = k.level AND t.idx = k.idx"
+                    " WHERE t.log = %s",
+                    ([k[0] for k in keys], [k[1] for k in keys], log),
                 )
-                for r in conn.execute(q):
-                    out[(r.level, r.idx)] = bytes(r.data)
+                for level, idx, data in cur.fetchall():
+                    out[(level, idx)] = bytes(data)
+        finally:
+            cur.close()
         return out
 
-    def _hash_ranges(self, log: int, size: int, ranges: list[tuple[int, int]]) -> list[bytes]:
-        current = self.tree_size(log)
-        if size > current:
-            raise NotFound(f"tree size {size} is beyond the log's size {current}")
-        found = self.get_tiles(log, tiles.tiles_for_ranges(ranges))
+    def _hash_ranges(self, log: int, size: int, ranges: list[tuple[int, int]], *, fresh: bool) -> list[bytes]:
+        """Hashes of proof ranges in a tree of ``size``: one read transaction, O(log n) tiles.
+
+        Full tiles never change, so recently used ones are kept in memory with their
+        interior nodes (``FullTile``). ``fresh=True`` bypasses that cache and reads every
+        tile from the database: the sealer and the audit check what is stored, not what
+        this process remembers.
+        """
+        keys = tiles.tiles_for_ranges(ranges)
+        full: dict[tiles.TileKey, tiles.FullTile] = {}
+        if not fresh:
+            with self._cache_lock:
+                for k in keys:
+                    ft = self._full_tiles.get((log, *k))
+                    if ft is not None:
+                        self._full_tiles.move_to_end((log, *k))
+                        full[k] = ft
+        with self._read() as conn:
+            current = conn.execute(select(_logs.c.tree_size).where(_logs.c.id == log)).scalar_one()
+            if size > current:
+                raise NotFound(f"tree size {size} is beyond the log's size {current}")
+            found = self._select_tiles(conn, log, keys - full.keys()) if keys - full.keys() else {}
+        if not fresh:
+            self._remember_full_tiles(log, found, full)
         try:
-            return [tiles.range_hash(b, e, found) for b, e in ranges]
+            return [tiles.range_hash(b, e, found, full) for b, e in ranges]
         except KeyError as e:
             raise CorruptStore(f"the stored tiles cannot give a tree of size {size}: {e.args[0]}") from None
 
-    def root_at(self, log: int, size: int) -> bytes:
+    def _remember_full_tiles(
+        self, log: int, found: dict[tiles.TileKey, bytes], full: dict[tiles.TileKey, tiles.FullTile]
+    ) -> None:
+        for k, data in found.items():
+            if len(data) == tiles.TILE_WIDTH * merkle.HASH_SIZE:
+                full[k] = tiles.FullTile(data)
+                with self._cache_lock:
+                    self._full_tiles[(log, *k)] = full[k]
+                    while len(self._full_tiles) > FULL_TILE_CACHE:
+                        self._full_tiles.popitem(last=False)
+
+    def root_at(self, log: int, size: int, *, fresh: bool = False) -> bytes:
         if size == 0:
             return merkle.EMPTY_ROOT
-        return self._hash_ranges(log, size, [(0, size)])[0]
+        return self._hash_ranges(log, size, [(0, size)], fresh=fresh)[0]
 
-    def inclusion_proof(self, log: int, index: int, size: int) -> list[bytes]:
+    def inclusion_proof(self, log: int, index: int, size: int, *, fresh: bool = False) -> list[bytes]:
         if not 0 <= index < size:
             raise NotFound(f"leaf index {index} is not in a tree of size {size}")
-        return self._hash_ranges(log, size, merkle.inclusion_proof_ranges(index, size))
+        return self._hash_ranges(log, size, merkle.inclusion_proof_ranges(index, size), fresh=fresh)
 
-    def consistency_proof(self, log: int, size1: int, size2: int) -> list[bytes]:
+    def consistency_proof(self, log: int, size1: int, size2: int, *, fresh: bool = False) -> list[bytes]:
         if not 0 <= size1 <= size2:
             raise NotFound(f"no consistency proof from size {size1} to size {size2}")
-        return self._hash_ranges(log, size2, merkle.consistency_proof_ranges(size1, size2))
+        return self._hash_ranges(log, size2, merkle.consistency_proof_ranges(size1, size2), fresh=fresh)
 
     def tile(self, log: int, level: int, idx: int) -> bytes | None:
         return self.get_tiles(log, [(level, idx)]).get((level, idx))
