@@ -39,13 +39,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import (
     Conflict,
+    CorruptStore,
     Forbidden,
     InvalidRecord,
     LedgerError,
     MalformedInput,
     NotFound,
     PayloadTooLarge,
-    CorruptStore,
     Unauthorized,
     VerificationError,
 )

@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.errors import LedgerError, MalformedEnvelope, MalformedInput
-from ledger.log import MAX_BATCH, Submission
+from ledger.log import MAX_BATCH
+from ledger.submission import Submission
 
 HEX32 = "^[0-9a-f]{64}$"
 

@@ -7,7 +7,8 @@ audit re-reads everything, streaming, in O(n) time and O(tile) memory:
 1. indexes are exactly ``0 .. tree_size-1``;
 2. every envelope hashes to its stored leaf hash, and the leaf hashes are exactly the
    level-0 tiles (no missing, extra or altered hash);
-3. every level-L tile (L ≥ 1) holds exactly the roots of the full level-(L-1) tiles;
+3. every level-L tile (L ≥ 1) holds exactly the roots of the full level-(L-1) tiles, and
+   every full tile's stored interior nodes (the proof path's shortcut) are its own;
 4. every stored checkpoint's note is signed by the log's note key for this origin, and
    its root equals the root of the verified tiles at its size.
 
@@ -22,9 +23,8 @@ from dataclasses import dataclass
 from ledger import merkle
 from ledger.checkpoint import NoteVerifier, verify_checkpoint
 from ledger.errors import CorruptStore, VerificationError
-from ledger.merkle import HASH_SIZE
 from ledger.store import SQLStore
-from ledger.tiles import TILE_HEIGHT, TILE_WIDTH
+from ledger.tiles import TILE_HEIGHT, TILE_WIDTH, FullTile
 
 _CHUNK_TILES = 16  # level-0 tiles read per round trip
 
@@ -50,7 +50,9 @@ def audit_log(store: SQLStore, log: int, *, origin: str, note_verifier: NoteVeri
             have = {i for i, _, _ in rows}
             missing = next(i for i in range(start, end) if i not in have)
             raise CorruptStore(f"entry {missing} is missing from the store")
-        tiles = store.get_tiles(log, [(0, t) for t in range(first_tile, first_tile + _CHUNK_TILES)])
+        keys = [(0, t) for t in range(first_tile, first_tile + _CHUNK_TILES)]
+        tiles = store.get_tiles(log, keys)
+        interiors = store.get_interiors(log, keys)
         for t in range(first_tile, (end + TILE_WIDTH - 1) // TILE_WIDTH):
             chunk = rows[(t - first_tile) * TILE_WIDTH : (t - first_tile + 1) * TILE_WIDTH]
             hashes = []
@@ -62,7 +64,10 @@ def audit_log(store: SQLStore, log: int, *, origin: str, note_verifier: NoteVeri
                 raise CorruptStore(f"level-0 tile {t} does not hold the leaf hashes of entries {t * TILE_WIDTH}..")
             tiles_checked += 1
             if len(hashes) == TILE_WIDTH:
-                promoted.append(merkle.root_hash(hashes))
+                full = FullTile(tiles[(0, t)])
+                if interiors.get((0, t)) != full.interior:
+                    raise CorruptStore(f"level-0 tile {t}: its stored interior nodes are not the tile's")
+                promoted.append(full.root)
     tiles_checked += _audit_upper_levels(store, log, size, promoted)
     checkpoints = 0
     for cp in store.checkpoints(log):
@@ -87,7 +92,9 @@ def _audit_upper_levels(store: SQLStore, log: int, size: int, promoted: list[byt
         if count != len(promoted):  # cannot happen once level 0 checked out; kept as a guard
             raise CorruptStore(f"level {level} should have {count} hashes, the tiles below give {len(promoted)}")
         n_tiles = (count + TILE_WIDTH - 1) // TILE_WIDTH
-        tiles = store.get_tiles(log, [(level, t) for t in range(n_tiles)])
+        keys = [(level, t) for t in range(n_tiles)]
+        tiles = store.get_tiles(log, keys)
+        interiors = store.get_interiors(log, keys)
         above: list[bytes] = []
         for t in range(n_tiles):
             expected = promoted[t * TILE_WIDTH : (t + 1) * TILE_WIDTH]
@@ -96,7 +103,10 @@ def _audit_upper_levels(store: SQLStore, log: int, size: int, promoted: list[byt
                 raise CorruptStore(f"level-{level} tile {t} does not hold the roots of the level-{level - 1} tiles below")
             checked += 1
             if len(expected) == TILE_WIDTH:
-                above.append(merkle.root_hash([data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]))
+                full = FullTile(data)
+                if interiors.get((level, t)) != full.interior:
+                    raise CorruptStore(f"level-{level} tile {t}: its stored interior nodes are not the tile's")
+                above.append(full.root)
         promoted = above
         level += 1
     return checked

@@ -44,9 +44,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
-from ledger.errors import ConfigError, InvalidSignature, MalformedCheckpoint, VerificationError
+from ledger.errors import (
+    ConfigError,
+    InvalidSignature,
+    MalformedCheckpoint,
+    VerificationError,
+)
 
 __all__ = [
     "MAX_NOTE_SIZE",

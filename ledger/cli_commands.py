@@ -23,11 +23,18 @@ from ledger.datadir import (
     open_data_dir,
     register_participant,
 )
-from ledger.demo import DEMO_DIR, load_demo, new_private_key, read_key_file, write_private_file
+from ledger.demo import (
+    DEMO_DIR,
+    load_demo,
+    new_private_key,
+    read_key_file,
+    write_private_file,
+)
 from ledger.envelope import Domain, address_of
 from ledger.errors import ConfigError, VerificationError
-from ledger.log import Ledger, Submission
+from ledger.log import Ledger
 from ledger.receipt import Receipt
+from ledger.submission import Submission
 from ledger.verify import ChainRef, verify_receipt
 
 DEFAULT_URL = "http://127.0.0.1:8000"

@@ -29,8 +29,9 @@ from ledger.config import Settings
 from ledger.eip712 import to_checksum_address
 from ledger.envelope import address_of, check_origin
 from ledger.errors import ConfigError, NotFound
-from ledger.log import Ledger, Submission
+from ledger.log import Ledger
 from ledger.store import SQLStore
+from ledger.submission import Submission
 
 #: Chain id of the embedded py-evm chain (eth-tester's default).
 EMBEDDED_CHAIN_ID = 131277322940537

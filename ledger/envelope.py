@@ -25,8 +25,8 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import coincurve
@@ -34,7 +34,12 @@ import coincurve
 from ledger import merkle
 from ledger.canonical import canonicalize, parse_json
 from ledger.eip712 import keccak256, to_checksum_address
-from ledger.errors import InvalidSignature, MalformedEnvelope, MalformedInput, VerificationError
+from ledger.errors import (
+    InvalidSignature,
+    MalformedEnvelope,
+    MalformedInput,
+    VerificationError,
+)
 
 __all__ = [
     "ENVELOPE_VERSION", "MAX_PARENTS", "RECORD_TYPE", "RECORD_TYPES", "ZERO_ADDRESS",

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,14 +40,17 @@ from ledger.access import (
 )
 from ledger.audit import AuditReport, audit_log
 from ledger.canonical import canonicalize, parse_json
-from ledger.checkpoint import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint, verify_checkpoint
+from ledger.checkpoint import (
+    Checkpoint,
+    NoteSigner,
+    NoteVerifier,
+    sign_checkpoint,
+    verify_checkpoint,
+)
 from ledger.envelope import (
     Domain,
     Envelope,
     commitment_of,
-    make_commitment,
-    new_salt,
-    sign_envelope,
     verify_envelope,
 )
 from ledger.errors import (
@@ -56,7 +58,6 @@ from ledger.errors import (
     CorruptStore,
     InvalidRecord,
     LedgerError,
-    MalformedEnvelope,
     NotFound,
     SealerHalted,
     Unauthorized,
@@ -65,72 +66,23 @@ from ledger.errors import (
 from ledger.kinds import AdmissionContext, get_kind
 from ledger.merkle import HASH_SIZE
 from ledger.receipt import Receipt
+from ledger.store import (
+    Appended,
+    LogInfo,
+    NewEntry,
+    ParticipantInfo,
+    SQLStore,
+    StoredCheckpoint,
+    StoredEntry,
+)
+from ledger.submission import Submission
 from ledger.tiles import TILE_WIDTH
-from ledger.store import Appended, LogInfo, NewEntry, ParticipantInfo, SQLStore, StoredCheckpoint, StoredEntry
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 MAX_BATCH = 1000
 #: C2SP entry bundles prefix each entry with a 16-bit length.
 MAX_ENVELOPE_BYTES = 0xFFFF
 TOKEN_PREFIX = "tdsl_"
-
-
-@dataclass(frozen=True, slots=True)
-class Submission:
-    """A signed envelope with the payload and salt its commitment was made from."""
-
-    envelope: Envelope
-    payload: Any
-    salt: bytes
-    visibility: str | None = None  # None: the kind's default
-
-    @classmethod
-    def sign(
-        cls, *, origin: str, domain: Domain, private_key: bytes, kind: str, payload: Any,
-        parents: Sequence[str] = (), record_id: str | None = None, visibility: str | None = None,
-        issued_at: str | None = None,
-    ) -> "Submission":
-        """Build and sign a submission for the log ``origin`` with ``domain`` (a client's job)."""
-        salt = new_salt()
-        envelope = sign_envelope(
-            log=origin,
-            kind=kind,
-            id=record_id or str(uuid.uuid4()),
-            issued_at=issued_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            commitment=make_commitment(payload, salt),
-            parents=tuple(parents),
-            private_key=private_key,
-            domain=domain,
-        )
-        return cls(envelope, payload, salt, visibility)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"envelope": self.envelope.to_json(), "payload": self.payload, "salt": self.salt.hex()}
-        if self.visibility is not None:
-            out["visibility"] = self.visibility
-        return out
-
-    @classmethod
-    def from_json(cls, value: Any) -> "Submission":
-        """Parse ``{"envelope": {...}, "payload": ..., "salt": "<64 hex>", "visibility"?: ...}``."""
-        if isinstance(value, (bytes, str)):
-            value = parse_json(value)
-        if not isinstance(value, dict):
-            raise MalformedEnvelope("a submission must be a JSON object")
-        keys = set(value)
-        if not {"envelope", "payload", "salt"} <= keys <= {"envelope", "payload", "salt", "visibility"}:
-            raise MalformedEnvelope(
-                f"a submission has keys envelope, payload, salt and optionally visibility; got {sorted(keys)}"
-            )
-        salt = value["salt"]
-        if not isinstance(salt, str) or len(salt) != 64 or salt.strip("0123456789abcdef"):
-            raise MalformedEnvelope("salt must be 32 bytes as 64 lowercase hex digits")
-        visibility = value.get("visibility")
-        if visibility is not None and visibility not in VISIBILITIES:
-            raise MalformedEnvelope(f"visibility must be one of {VISIBILITIES}, got {visibility!r}")
-        if not isinstance(value["envelope"], dict):
-            raise MalformedEnvelope("envelope must be a JSON object")
-        return cls(Envelope.from_json(value["envelope"]), value["payload"], bytes.fromhex(salt), visibility)
 
 
 @dataclass(frozen=True, slots=True)

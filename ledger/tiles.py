@@ -33,6 +33,7 @@ TILE_WIDTH = 1 << TILE_HEIGHT  # 256 hashes
 MAX_LEVEL = 63  # C2SP: level is at most 63
 
 TileKey = tuple[int, int]  # (level, index)
+FULL_TILE_NODES = 2 * TILE_WIDTH - 1  # a full tile's hashes and interior nodes
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +116,15 @@ def append_to_tiles(
     old_size: int,
     new_leaf_hashes: Sequence[bytes],
     read_tile: Callable[[int, int], bytes],
+    on_full: Callable[[TileKey, "FullTile"], None] | None = None,
 ) -> dict[TileKey, bytes]:
     """Tiles to write after appending ``new_leaf_hashes`` to a tree of ``old_size`` leaves.
 
     ``read_tile(level, index)`` returns the stored bytes of an existing partial tile (it is
     called only for the last tile of a level when that tile is partial). Returns every
     tile that changed, as its full new content (concatenated 32-byte hashes).
+    ``on_full(key, tile)`` is called for each tile this append fills, with its interior
+    nodes computed (computing its root needs them anyway).
     """
     out: dict[TileKey, bytes] = {}
     level = 0
@@ -145,7 +149,10 @@ def append_to_tiles(
             data = head + b"".join(chunk)
             out[(level, tile_index)] = data
             if width + take == TILE_WIDTH:
-                promoted.append(root_hash([data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]))
+                full = FullTile(data)
+                promoted.append(full.root)
+                if on_full is not None:
+                    on_full((level, tile_index), full)
             tile_index += 1
             width = 0
             head = b""
@@ -194,24 +201,48 @@ class FullTile:
     """A full (immutable) tile with all its interior nodes computed once.
 
     Any perfect subtree inside it is then a lookup instead of up to 127 hashes; the store
-    keeps recently used full tiles this way. Memory: 511 hashes, about 16 KiB.
+    keeps recently used full tiles this way. Memory: the 511 node hashes in one bytes
+    object, 16 KiB.
     """
 
-    __slots__ = ("levels",)
+    __slots__ = ("nodes",)
+
+    #: Offset (in hashes) of each height's nodes in ``nodes``: 0, 256, 384, 448, ...
+    _OFFSETS = [sum(TILE_WIDTH >> k for k in range(h)) for h in range(TILE_HEIGHT + 1)]
 
     def __init__(self, data: bytes):
         if len(data) != TILE_WIDTH * HASH_SIZE:
             raise ValueError(f"a full tile has {TILE_WIDTH * HASH_SIZE} bytes, got {len(data)}")
+        parts = [data]
         level = [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]
-        self.levels = [level]
         while len(level) > 1:
             level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
-            self.levels.append(level)
+            parts.append(b"".join(level))
+        self.nodes = b"".join(parts)
+
+    @classmethod
+    def from_nodes(cls, nodes: bytes) -> "FullTile":
+        """A full tile from its stored ``nodes`` (the tile's hashes, then the interior nodes)."""
+        if len(nodes) != FULL_TILE_NODES * HASH_SIZE:
+            raise ValueError(f"a full tile's nodes are {FULL_TILE_NODES * HASH_SIZE} bytes, got {len(nodes)}")
+        tile = cls.__new__(cls)
+        tile.nodes = nodes
+        return tile
+
+    @property
+    def root(self) -> bytes:
+        return self.nodes[-HASH_SIZE:]
+
+    @property
+    def interior(self) -> bytes:
+        """The interior node hashes (heights 1..8), as the store keeps them beside the tile."""
+        return self.nodes[TILE_WIDTH * HASH_SIZE :]
 
     def subtree_hash(self, first: int, count: int) -> bytes:
         """Root of entries ``[first, first+count)``; count a power of two, first aligned to it."""
         height = count.bit_length() - 1
-        return self.levels[height][first >> height]
+        at = (self._OFFSETS[height] + (first >> height)) * HASH_SIZE
+        return self.nodes[at : at + HASH_SIZE]
 
 
 def range_hash(

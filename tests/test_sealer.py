@@ -21,6 +21,7 @@ from ledger.checkpoint import NoteSigner, NoteVerifier, verify_checkpoint
 from ledger.datadir import open_data_dir, signed_submission
 from ledger.errors import CorruptStore, InvalidSignature, SealerHalted, VerificationError
 from ledger.log import Ledger
+from ledger.store import SQLStore
 from ledger.store.models import CheckpointRow, EntryRow, LogRow, TileRow
 from ledger.tiles import TILE_WIDTH
 from ledger.verify import ChainRef, verify_receipt
@@ -302,3 +303,25 @@ def test_a_halted_sealer_signed_nothing_even_for_the_first_checkpoint_after_corr
         count = conn.execute(select(func.count()).select_from(_checkpoints).where(_checkpoints.c.log == ledger.log.id)).scalar_one()
     assert count == 1
     assert old.checkpoint == ledger.latest_checkpoint().note
+
+
+def test_tampered_interior_nodes_give_invalid_proofs_and_fail_the_audit(world):
+    """A full tile's stored interior nodes are a shortcut for proofs, never trusted blindly."""
+    ledger = world.ledger
+    grow_to(world, TILE_WIDTH + 10)
+    cp = ledger.seal()
+    interior = ledger.store.get_interiors(ledger.log.id, [(0, 0)])[(0, 0)]
+    assert interior is not None and len(interior) == (TILE_WIDTH - 1) * H
+    forged = bytes(len(interior))
+    execute(ledger, update(_tiles).where(_tiles.c.log == ledger.log.id, _tiles.c.level == 0, _tiles.c.idx == 0)
+            .values(interior=forged))  # fmt: skip
+    fresh = SQLStore(ledger.store.url)  # a new process: no tiles cached yet
+    try:
+        entry = ledger.store.entry_at(ledger.log.id, 3)
+        proof = fresh.inclusion_proof(ledger.log.id, 3, cp.tree_size)
+        with pytest.raises(VerificationError):
+            merkle.verify_inclusion(entry.leaf_hash, 3, cp.tree_size, proof, cp.root_hash)
+    finally:
+        fresh.close()
+    with pytest.raises(CorruptStore, match="interior nodes"):
+        ledger.audit()

@@ -25,8 +25,8 @@ from api.schemas import (
 )
 from ledger.access import Viewer
 from ledger.errors import Forbidden
-from ledger.log import Submission
 from ledger.store import Appended
+from ledger.submission import Submission
 
 router = APIRouter(tags=["records"])
 

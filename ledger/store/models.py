@@ -65,6 +65,10 @@ class TileRow(SQLModel, table=True):
     level: int = Field(primary_key=True)
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    #: For a full tile, its 255 interior node hashes (computed anyway to get its root),
+    #: so proofs look subtrees up instead of hashing. Not served, not trusted by the
+    #: sealer or the audit, which recompute from ``data`` (the audit checks these too).
+    interior: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class CheckpointRow(SQLModel, table=True):

@@ -32,7 +32,14 @@ from sqlmodel import SQLModel
 
 from ledger import merkle, tiles
 from ledger.errors import Conflict, CorruptStore, NotFound
-from ledger.store.models import CheckpointRow, EntryRow, LogRow, ParticipantRow, TileRow, TokenRow
+from ledger.store.models import (
+    CheckpointRow,
+    EntryRow,
+    LogRow,
+    ParticipantRow,
+    TileRow,
+    TokenRow,
+)
 from ledger.store.values import (
     Appended,
     LogInfo,
@@ -51,7 +58,9 @@ _participants = ParticipantRow.__table__
 _tokens = TokenRow.__table__
 
 _IN_CHUNK = 500  # keep IN lists well under every backend's bound-parameter limit
-FULL_TILE_CACHE = 2048  # full tiles kept in memory with interior nodes: about 32 MiB
+#: Full tiles kept in memory with their interior nodes, 16 KiB each: 4096 tiles = 64 MiB,
+#: enough for every level-0 tile of a log of a million entries.
+FULL_TILE_CACHE = 4096
 
 
 def _now() -> datetime:
@@ -249,17 +258,21 @@ class SQLStore:
                 raise NotFound(f"partial tile {level}/{idx} is missing from the store")
             return bytes(data)
 
-        changed = tiles.append_to_tiles(old_size, hashes, read_tile)
+        filled: dict[tiles.TileKey, bytes] = {}
+        changed = tiles.append_to_tiles(
+            old_size, hashes, read_tile, on_full=lambda key, full: filled.__setitem__(key, full.interior)
+        )
         new_rows = []
         for (level, idx), data in changed.items():
+            interior = filled.get((level, idx))
             if (level, idx) in existing:
                 conn.execute(
                     update(_tiles)
                     .where(_tiles.c.log == log, _tiles.c.level == level, _tiles.c.idx == idx)
-                    .values(data=data)
+                    .values(data=data, interior=interior)
                 )
             else:
-                new_rows.append(dict(log=log, level=level, idx=idx, data=data))
+                new_rows.append(dict(log=log, level=level, idx=idx, data=data, interior=interior))
         if new_rows:
             conn.execute(insert(_tiles), new_rows)
 
@@ -268,36 +281,45 @@ class SQLStore:
     def get_tiles(self, log: int, keys: Iterable[tiles.TileKey]) -> dict[tiles.TileKey, bytes]:
         """The stored bytes of the given tiles, read fresh from the database."""
         with self._read() as conn:
-            return self._select_tiles(conn, log, keys)
+            return {k: data for k, (data, _) in self._select_tiles(conn, log, keys).items()}
 
-    def _select_tiles(self, conn: Connection, log: int, keys: Iterable[tiles.TileKey]) -> dict[tiles.TileKey, bytes]:
-        """Tile rows by key, inside ``conn``'s transaction.
+    def get_interiors(self, log: int, keys: Iterable[tiles.TileKey]) -> dict[tiles.TileKey, bytes | None]:
+        """The stored interior nodes of the given tiles (None where a tile has none)."""
+        with self._read() as conn:
+            return {k: interior for k, (_, interior) in self._select_tiles(conn, log, keys).items()}
+
+    def _select_tiles(
+        self, conn: Connection, log: int, keys: Iterable[tiles.TileKey]
+    ) -> dict[tiles.TileKey, tuple[bytes, bytes | None]]:
+        """Tile rows by key, ``(data, interior)``, inside ``conn``'s transaction.
 
         This is the proof path's one database read, so it talks to the driver directly
         (SQLAlchemy's statement building costs more than the reads): on SQLite one
         primary-key lookup per tile, on PostgreSQL one query over an ``unnest`` of the keys.
         """
         keys = sorted(set(keys))
-        out: dict[tiles.TileKey, bytes] = {}
+        out: dict[tiles.TileKey, tuple[bytes, bytes | None]] = {}
         if not keys:
             return out
         cur = conn.connection.dbapi_connection.cursor()
         try:
             if self.is_sqlite:
                 for level, idx in keys:
-                    cur.execute("SELECT data FROM tiles WHERE log = ? AND level = ? AND idx = ?", (log, level, idx))
+                    cur.execute(
+                        "SELECT data, interior FROM tiles WHERE log = ? AND level = ? AND idx = ?", (log, level, idx)
+                    )
                     row = cur.fetchone()
                     if row is not None:
-                        out[(level, idx)] = bytes(row[0])
+                        out[(level, idx)] = (bytes(row[0]), None if row[1] is None else bytes(row[1]))
             else:
                 cur.execute(
-                    "SELECT t.level, t.idx, t.data FROM tiles t"
+                    "SELECT t.level, t.idx, t.data, t.interior FROM tiles t"
                     " JOIN unnest(%s::int[], %s::bigint[]) AS k(level, idx) ON t.level = k.level AND t.idx = k.idx"
                     " WHERE t.log = %s",
                     ([k[0] for k in keys], [k[1] for k in keys], log),
                 )
-                for level, idx, data in cur.fetchall():
-                    out[(level, idx)] = bytes(data)
+                for level, idx, data, interior in cur.fetchall():
+                    out[(level, idx)] = (bytes(data), None if interior is None else bytes(interior))
         finally:
             cur.close()
         return out
@@ -320,23 +342,30 @@ class SQLStore:
                         self._full_tiles.move_to_end((log, *k))
                         full[k] = ft
         with self._read() as conn:
-            current = conn.execute(select(_logs.c.tree_size).where(_logs.c.id == log)).scalar_one()
+            cur = conn.connection.dbapi_connection.cursor()
+            try:
+                cur.execute(f"SELECT tree_size FROM logs WHERE id = {'?' if self.is_sqlite else '%s'}", (log,))
+                (current,) = cur.fetchone()
+            finally:
+                cur.close()
             if size > current:
                 raise NotFound(f"tree size {size} is beyond the log's size {current}")
-            found = self._select_tiles(conn, log, keys - full.keys()) if keys - full.keys() else {}
+            rows = self._select_tiles(conn, log, keys - full.keys())
+        found = {k: data for k, (data, _) in rows.items()}
         if not fresh:
-            self._remember_full_tiles(log, found, full)
+            self._remember_full_tiles(log, rows, full)
         try:
             return [tiles.range_hash(b, e, found, full) for b, e in ranges]
         except KeyError as e:
             raise CorruptStore(f"the stored tiles cannot give a tree of size {size}: {e.args[0]}") from None
 
     def _remember_full_tiles(
-        self, log: int, found: dict[tiles.TileKey, bytes], full: dict[tiles.TileKey, tiles.FullTile]
+        self, log: int, rows: dict[tiles.TileKey, tuple[bytes, bytes | None]], full: dict[tiles.TileKey, tiles.FullTile]
     ) -> None:
-        for k, data in found.items():
+        for k, (data, interior) in rows.items():
             if len(data) == tiles.TILE_WIDTH * merkle.HASH_SIZE:
-                full[k] = tiles.FullTile(data)
+                stored = interior is not None and len(interior) == len(data) - merkle.HASH_SIZE
+                full[k] = tiles.FullTile.from_nodes(data + interior) if stored else tiles.FullTile(data)
                 with self._cache_lock:
                     self._full_tiles[(log, *k)] = full[k]
                     while len(self._full_tiles) > FULL_TILE_CACHE:
