@@ -293,6 +293,26 @@ def test_submit_via_data_dir(data_dir: Path, tmp_path: Path, capsys: pytest.Capt
     assert second.parents == (result["leaf_hash"],)
 
 
+def test_audit_passes_on_a_sound_log_and_fails_on_a_forged_entry(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_provider(capsys, data_dir, tmp_path / "p.key")
+    rc, _, err = run(
+        capsys, "submit", write_payload(tmp_path / "payload.json"), "--kind", "dataset",
+        "--key-file", tmp_path / "p.key", "--data-dir", data_dir, "--id", "ds-1",
+    )  # fmt: skip
+    assert rc == 0, err
+    rc, out, err = run(capsys, "audit", "--data-dir", data_dir)
+    assert rc == 0, err
+    assert out.startswith("ok: 3 entries")
+    ledger = open_data_dir(Settings(data_dir=data_dir))
+    with ledger.store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE entries SET envelope = ? WHERE idx = 2", (b'{"forged":true}',))
+    rc, out, err = run(capsys, "audit", "--data-dir", data_dir)
+    assert rc == 1 and "entry 2" in err
+    assert_clean_failure(err)
+
+
 @pytest.mark.parametrize(
     ("kind", "payload", "message"),
     [
