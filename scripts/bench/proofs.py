@@ -217,7 +217,7 @@ def bench_size(n: int, a: argparse.Namespace, tmp: Path, summary: list[dict]) ->
     db_mb = sum(p.stat().st_size for p in tmp.glob(f"ours-{n}.db*")) / 1e6
 
     builds = [
-        ("leaf hashing (merkle.leaf_hash)", t_hash, "sha256 of ~110-byte leaves"),
+        ("leaf hashing (merkle.leaf_hash)", t_hash, f"sha256 of ~{sum(map(len, envs)) // n}-byte leaves"),
         ("tile build (tiles.append_to_tiles, in memory)", t_tiles, f"batches of {a.batch:,}"),
         ("leaf hashing + tile build", t_hash + t_tiles, "the tree without a database"),
         ("tree build persisted (tiles into SQLite)", t_tree_db, "durable commits, no entry rows"),
