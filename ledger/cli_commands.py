@@ -22,13 +22,13 @@ from ledger.datadir import (
     load_operator_key,
     open_data_dir,
     register_participant,
+    write_private_file,
 )
 from ledger.demo import (
     DEMO_DIR,
     load_demo,
     new_private_key,
     read_key_file,
-    write_private_file,
 )
 from ledger.envelope import Domain, address_of
 from ledger.errors import ConfigError, VerificationError

@@ -77,7 +77,8 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private_file(path: Path, text: str) -> None:
+    """Create ``path`` readable by its owner only (0600) and write ``text``; never overwrite."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
@@ -132,10 +133,10 @@ def init_data_dir(settings: Settings, *, origin: str, chain_id: int | None = Non
 
         key = os.urandom(32)
         keystore = Account.encrypt(key, settings.keystore_password.get_secret_value())
-        _write_private(d / KEYSTORE, json.dumps(keystore))
+        write_private_file(d / KEYSTORE, json.dumps(keystore))
     operator = address_of(key)
     signer = NoteSigner.generate(origin)
-    _write_private(d / NOTE_KEY, signer.to_private_key_text() + "\n")
+    write_private_file(d / NOTE_KEY, signer.to_private_key_text() + "\n")
     identity = Identity(
         origin=origin,
         chain_id=EMBEDDED_CHAIN_ID if chain_id is None else chain_id,

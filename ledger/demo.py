@@ -33,6 +33,7 @@ from ledger.datadir import (
     open_data_dir,
     register_participant,
     signed_submission,
+    write_private_file,
 )
 from ledger.envelope import address_of
 from ledger.errors import ConfigError, NotFound
@@ -116,15 +117,6 @@ class DemoSpace:
     operator_token_file: Path | None = None
     members: list[DemoMember] = field(default_factory=list)
     record_ids: list[str] = field(default_factory=list)
-
-
-def write_private_file(path: Path, text: str) -> None:
-    """Create ``path`` readable by its owner only (0600) and write ``text``; never overwrite."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def read_key_file(path: Path) -> bytes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -64,6 +65,13 @@ def postgres_url(_postgres_server: tuple[URL, str | None]) -> Iterator[str]:
             pytest.fail(f"{unreachable}\nCI must run the PostgreSQL tests, not skip them.", pytrace=False)
         pytest.skip(unreachable)
 
+    with fresh_postgres_database(server_url) as url:
+        yield url
+
+
+@contextmanager
+def fresh_postgres_database(server_url: URL) -> Iterator[str]:
+    """Create a uniquely named database on the server, yield its URL, drop it afterwards."""
     name = _fresh_database_name()
     admin_conninfo = _libpq_conninfo(server_url)
     with psycopg.connect(admin_conninfo, connect_timeout=5, autocommit=True) as admin:

@@ -12,6 +12,15 @@ import os
 import uuid
 
 import pytest
+from test_api_support import (
+    ORIGIN,
+    ApiEnv,
+    TestClient,
+    create_app,
+    dataset_payload,
+    make_api_env,
+    to_json,
+)
 
 from api.errors import PROBLEM_MEDIA_TYPE
 from ledger import merkle
@@ -22,7 +31,6 @@ from ledger.envelope import make_commitment, new_salt, sign_envelope
 from ledger.errors import InvalidProof, InvalidSignature, VerificationError
 from ledger.log import Submission
 from ledger.verify import ChainRef, verify_receipt
-from test_api_support import ORIGIN, ApiEnv, TestClient, create_app, dataset_payload, make_api_env, to_json
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 

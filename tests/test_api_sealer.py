@@ -6,7 +6,6 @@ import logging
 import time
 
 from sqlalchemy import text
-
 from test_api_support import ApiEnv, dataset_payload, make_api_env
 
 TIMEOUT = 10.0

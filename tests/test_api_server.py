@@ -14,10 +14,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import uvicorn
+from test_api_support import ApiEnv, make_api_env, to_json
 
 from api import create_app
 from ledger.verify import ChainRef, verify_receipt
-from test_api_support import ApiEnv, make_api_env, to_json
 
 LIMIT = 64 * 1024
 

@@ -24,7 +24,13 @@ with warnings.catch_warnings():
 
 from api import create_app
 from ledger.config import Settings
-from ledger.datadir import IDENTITY, Identity, init_data_dir, register_participant, signed_submission
+from ledger.datadir import (
+    IDENTITY,
+    Identity,
+    init_data_dir,
+    register_participant,
+    signed_submission,
+)
 from ledger.envelope import address_of
 from ledger.log import Ledger, Submission
 

@@ -10,11 +10,11 @@ tiles against the level above, and rebuilds the root from the tiles
 from __future__ import annotations
 
 import pytest
+from test_api_support import ORIGIN, ApiEnv, dataset_payload, make_api_env, to_json
 
 from ledger import merkle
 from ledger.checkpoint import NoteVerifier, verify_checkpoint
 from ledger.tiles import TILE_HEIGHT, TILE_WIDTH, encode_index, range_hash
-from test_api_support import ORIGIN, ApiEnv, dataset_payload, make_api_env, to_json
 
 FULL_CACHE = "public, max-age=31536000, immutable"
 

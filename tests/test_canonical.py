@@ -11,7 +11,13 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.canonical import MAX_DEPTH, MAX_NUMBER_LENGTH, MAX_SAFE_INTEGER, canonicalize, parse_json
+from ledger.canonical import (
+    MAX_DEPTH,
+    MAX_NUMBER_LENGTH,
+    MAX_SAFE_INTEGER,
+    canonicalize,
+    parse_json,
+)
 from ledger.errors import MalformedInput, MalformedJSON
 
 # -- RFC 8785 known answers -----------------------------------------------------------

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from ledger_fixtures import check_whole_tree, make_world
 
 WRITERS = 8

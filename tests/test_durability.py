@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from ledger_fixtures import check_whole_tree, make_world
 
 ROUNDS = 20

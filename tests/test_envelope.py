@@ -19,7 +19,13 @@ from hypothesis import strategies as st
 
 from ledger import merkle
 from ledger.canonical import canonicalize
-from ledger.eip712 import encode_type, hash_domain, hash_typed_data, keccak256, to_checksum_address
+from ledger.eip712 import (
+    encode_type,
+    hash_domain,
+    hash_typed_data,
+    keccak256,
+    to_checksum_address,
+)
 from ledger.envelope import (
     MAX_PARENTS,
     RECORD_TYPE,
@@ -36,7 +42,13 @@ from ledger.envelope import (
     verify_commitment,
     verify_envelope,
 )
-from ledger.errors import InvalidSignature, MalformedEnvelope, MalformedInput, MalformedJSON, VerificationError
+from ledger.errors import (
+    InvalidSignature,
+    MalformedEnvelope,
+    MalformedInput,
+    MalformedJSON,
+    VerificationError,
+)
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 ALICE = keccak256(b"alice")

@@ -17,11 +17,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from conftest import _fresh_database_name, _in_ci, _libpq_conninfo
+from conftest import _in_ci, fresh_postgres_database
 from ledger_fixtures import World
-from psycopg import sql
 
 from ledger.config import Settings
 from ledger.datadir import init_data_dir, register_participant
@@ -38,15 +36,8 @@ def shared_postgres_url(_postgres_server) -> Iterator[str]:
         if _in_ci():
             pytest.fail(f"{unreachable}\nCI must run the PostgreSQL tests, not skip them.", pytrace=False)
         pytest.skip(unreachable)
-    name = _fresh_database_name()
-    admin = _libpq_conninfo(server_url)
-    with psycopg.connect(admin, connect_timeout=5, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield server_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, connect_timeout=5, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with fresh_postgres_database(server_url) as url:
+        yield url
 
 
 @pytest.fixture(

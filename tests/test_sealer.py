@@ -19,7 +19,12 @@ from test_log_fixtures import backend_url, dataset, shared_postgres_url, world  
 from ledger import merkle
 from ledger.checkpoint import NoteSigner, NoteVerifier, verify_checkpoint
 from ledger.datadir import open_data_dir, signed_submission
-from ledger.errors import CorruptStore, InvalidSignature, SealerHalted, VerificationError
+from ledger.errors import (
+    CorruptStore,
+    InvalidSignature,
+    SealerHalted,
+    VerificationError,
+)
 from ledger.log import Ledger
 from ledger.store import SQLStore
 from ledger.store.models import CheckpointRow, EntryRow, LogRow, TileRow
