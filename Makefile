@@ -60,7 +60,7 @@ test: install
 	$(VPY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests $(PYTEST_ARGS)
 
 bench: install
-	@shopt -s nullglob; scripts=(scripts/bench/*.py); \
+	@shopt -s nullglob; scripts=(scripts/bench/[!_]*.py); \
 	if (( $${#scripts[@]} == 0 )); then echo "no benchmark scripts in scripts/bench/"; exit 0; fi; \
 	for script in "$${scripts[@]}"; do \
 	  echo "== $$script"; \

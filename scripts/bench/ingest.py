@@ -55,6 +55,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from _report import say, table  # the folder of this script is sys.path[0]
 from ledger import merkle
 from ledger.canonical import canonicalize
 from ledger.config import Settings
@@ -85,22 +86,8 @@ TARGET_HTTP = 2000  # records/s through POST /v1/records/batch
 # -- output ----------------------------------------------------------------------------
 
 
-def say(text: str = "") -> None:
-    print(text, flush=True)
-
-
 def fmt_rate(x: float) -> str:
     return f"{x:,.0f}"
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    cells = [[str(c) for c in r] for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    line = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
-    say(line(headers))
-    say(line(["-" * w for w in widths]))
-    for r in cells:
-        say(line(r))
 
 
 # -- worlds: a fresh initialised ledger on one backend ---------------------------------

@@ -50,6 +50,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from _report import say, table  # the folder of this script is sys.path[0]
 from ledger import merkle, tiles
 from ledger.store import NewEntry, SQLStore
 
@@ -59,20 +60,6 @@ TARGET_VS_PYMERKLE = 5.0  # times faster, median inclusion at 10^6
 
 AUTHOR = "0x" + "11" * 20
 ISSUED = "2026-01-01T00:00:00Z"
-
-
-def say(text: str = "") -> None:
-    print(text, flush=True)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    cells = [[str(c) for c in r] for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    line = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
-    say(line(headers))
-    say(line(["-" * w for w in widths]))
-    for r in cells:
-        say(line(r))
 
 
 def envelope(i: int) -> bytes:

@@ -1,0 +1,28 @@
+"""The benchmark scripts still run (at smoke size); their figures live in docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("script", "args", "expect"),
+    [
+        ("proofs.py", ["--quick", "--no-pymerkle"], "median inclusion proof ≤ 1.0 ms"),
+        ("ingest.py", ["--quick", "--backends", "sqlite", "--no-http"], "Library ingest"),
+    ],
+)
+def test_benchmark_runs_at_smoke_size(script, args, expect, tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench" / script), *args, "--tmpdir", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert expect in out.stdout, out.stdout[-3000:]
