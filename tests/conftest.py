@@ -59,14 +59,18 @@ def _postgres_server() -> tuple[URL, str | None]:
 @pytest.fixture
 def postgres_url(_postgres_server: tuple[URL, str | None]) -> Iterator[str]:
     """SQLAlchemy URL (``postgresql+psycopg://``) of a new, empty database, dropped afterwards."""
-    server_url, unreachable = _postgres_server
+    with fresh_postgres_database(require_postgres(_postgres_server)) as url:
+        yield url
+
+
+def require_postgres(server: tuple[URL, str | None]) -> URL:
+    """The server's URL; if it is unreachable, fail under CI (never skip there), else skip."""
+    server_url, unreachable = server
     if unreachable is not None:
         if _in_ci():
             pytest.fail(f"{unreachable}\nCI must run the PostgreSQL tests, not skip them.", pytrace=False)
         pytest.skip(unreachable)
-
-    with fresh_postgres_database(server_url) as url:
-        yield url
+    return server_url
 
 
 @contextmanager

@@ -25,10 +25,11 @@ class World:
     provider: str
 
 
-def make_world(data_dir: Path, database_url: str) -> World:
+def make_world(data_dir: Path, database_url: str, origin: str = ORIGIN) -> World:
+    """A fresh ledger with its operator and one registered provider."""
     operator_key = os.urandom(32)
     settings = Settings(data_dir=data_dir, database_url=database_url, operator_key=operator_key.hex())
-    ledger, token = init_data_dir(settings, origin=ORIGIN)
+    ledger, token = init_data_dir(settings, origin=origin)
     provider_key = os.urandom(32)
     provider = address_of(provider_key)
     register_participant(

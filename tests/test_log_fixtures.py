@@ -18,11 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import _in_ci, fresh_postgres_database
-from ledger_fixtures import World
+from conftest import fresh_postgres_database, require_postgres
+from ledger_fixtures import World, make_world
 
-from ledger.config import Settings
-from ledger.datadir import init_data_dir, register_participant
+from ledger.datadir import register_participant
 from ledger.envelope import address_of
 
 __all__ = ["backend_url", "dataset", "make_world_at", "new_participant", "shared_postgres_url", "sqlite_world", "world"]
@@ -31,12 +30,7 @@ __all__ = ["backend_url", "dataset", "make_world_at", "new_participant", "shared
 @pytest.fixture(scope="module")
 def shared_postgres_url(_postgres_server) -> Iterator[str]:
     """One fresh PostgreSQL database for the module, dropped afterwards."""
-    server_url, unreachable = _postgres_server
-    if unreachable is not None:
-        if _in_ci():
-            pytest.fail(f"{unreachable}\nCI must run the PostgreSQL tests, not skip them.", pytrace=False)
-        pytest.skip(unreachable)
-    with fresh_postgres_database(server_url) as url:
+    with fresh_postgres_database(require_postgres(_postgres_server)) as url:
         yield url
 
 
@@ -53,16 +47,7 @@ def backend_url(request: pytest.FixtureRequest) -> str:
 
 def make_world_at(data_dir: Path, database_url: str, origin: str | None = None) -> World:
     """``make_world`` with a unique origin, so several worlds can share one database."""
-    operator_key = os.urandom(32)
-    settings = Settings(data_dir=data_dir, database_url=database_url, operator_key=operator_key.hex())
-    ledger, token = init_data_dir(settings, origin=origin or f"test.tds-ledger.example/{uuid.uuid4().hex[:12]}")
-    provider_key = os.urandom(32)
-    provider = address_of(provider_key)
-    register_participant(
-        ledger, operator_key, address=provider, name="Cell supplier", legal_id=("LEI", "5493001KJTIIGC8Y1R12"),
-        roles=["provider", "producer"],
-    )
-    return World(ledger, settings, operator_key, token, provider_key, provider)
+    return make_world(data_dir, database_url, origin or f"test.tds-ledger.example/{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture
