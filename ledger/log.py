@@ -65,7 +65,7 @@ from ledger.errors import (
 )
 from ledger.kinds import AdmissionContext, get_kind
 from ledger.merkle import HASH_SIZE
-from ledger.receipt import Receipt
+from ledger.receipt import Anchor, Receipt
 from ledger.store import (
     Appended,
     LogInfo,
@@ -304,14 +304,29 @@ class Ledger:
         return views, next_start
 
     def receipt(self, record_id: str, viewer: Viewer = ANONYMOUS) -> Receipt:
-        """The record's receipt against the newest checkpoint; seals first if none covers it."""
+        """The record's receipt, against the newest anchored checkpoint that covers it.
+
+        Until one is anchored: against the newest checkpoint, with ``anchor: null`` (sealing
+        first if none covers the record); asking again later returns the upgraded receipt.
+        A ``final`` anchor is preferred to a merely ``mined`` one.
+        """
         entry = self.store.entry_by_record_id(self.log.id, record_id)
         check_can_see_record(entry, viewer)
-        cp = self.store.latest_checkpoint(self.log.id)
-        if cp is None or cp.tree_size <= entry.leaf_index:
-            if self.note_signer is None:
-                raise Conflict(f"record {record_id!r} is not in a checkpoint yet; ask again after the next seal")
-            cp = self.seal()
+        covering = [a for a in self.store.anchors(self.log.id) if a.tree_size > entry.leaf_index]
+        best = max(covering, key=lambda a: (a.status == "final", a.status == "mined", a.tree_size), default=None)
+        anchor = None
+        if best is not None and best.status in ("final", "mined"):
+            cp = self.store.checkpoint_at(self.log.id, best.tree_size)
+            anchor = Anchor(
+                chain_id=best.chain_id, contract=best.contract, tx_hash=best.tx_hash,
+                block_number=best.block_number or 0, block_hash=best.block_hash or "", status=best.status,
+            )  # fmt: skip
+        else:
+            cp = self.store.latest_checkpoint(self.log.id)
+            if cp is None or cp.tree_size <= entry.leaf_index:
+                if self.note_signer is None:
+                    raise Conflict(f"record {record_id!r} is not in a checkpoint yet; ask again after the next seal")
+                cp = self.seal()
         proof = self.store.inclusion_proof(self.log.id, entry.leaf_index, cp.tree_size)
         show = can_see_payload(entry, viewer) and entry.payload is not None
         return Receipt(
@@ -320,7 +335,7 @@ class Ledger:
             tree_size=cp.tree_size,
             inclusion_proof=tuple(proof),
             checkpoint=cp.note,
-            anchor=None,
+            anchor=anchor,
             payload=parse_json(entry.payload) if show else None,
             salt=entry.salt if show else None,
         )

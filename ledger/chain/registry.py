@@ -171,6 +171,7 @@ class AnchorTx:
     block_number: int
     block_hash: bytes
     gas_used: int
+    nonce: int
 
 
 # -- artifact and ids ----------------------------------------------------------------------
@@ -355,7 +356,7 @@ class Registry:
         """Deploy the committed build from ``account``; wait for it; return the client."""
         artifact = load_artifact()
         factory = w3.eth.contract(abi=list(artifact.abi), bytecode=artifact.bytecode)
-        receipt = _send(w3, account, "deploy AnchorRegistry", factory.constructor(), timeout)
+        receipt, _ = _send(w3, account, "deploy AnchorRegistry", factory.constructor(), timeout)
         address = receipt["contractAddress"]
         if not address:
             raise AnchorError(f"deploy AnchorRegistry: receipt of 0x{bytes(receipt['transactionHash']).hex()} has no contract address")
@@ -410,8 +411,8 @@ class Registry:
     def _transact(self, account: Any, fn: str, *args: Any) -> AnchorTx:
         what = f"{fn} on {self.address}"
         call = getattr(self._contract.functions, fn)(*args)
-        receipt = _send(self.w3, account, what, call, self.timeout)
-        return _anchor_tx(receipt)
+        receipt, nonce = _send(self.w3, account, what, call, self.timeout)
+        return _anchor_tx(receipt, nonce)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -428,6 +429,21 @@ class Registry:
         with _chain_call(f"rootAt on {self.address}"):
             root, block, ts = self._contract.functions.rootAt(*args).call()
         return AnchoredRoot(root=bytes(root), block_number=block, timestamp=ts)
+
+    def anchored_tx(self, log_id: bytes, tree_size: int) -> AnchorTx | None:
+        """The transaction that anchored ``tree_size`` (from ``TreeHeadAnchored`` events), if any.
+
+        How a sender whose reply was lost learns that its transaction landed.
+        """
+        args = {"logId": _bytes32("log_id", log_id), "treeSize": _uint64("tree_size", tree_size)}
+        with _chain_call(f"TreeHeadAnchored events on {self.address}"):
+            events = self._contract.events.TreeHeadAnchored.get_logs(argument_filters=args, from_block=0)
+            if not events:
+                return None
+            ev = events[-1]
+            receipt = self.w3.eth.get_transaction_receipt(ev["transactionHash"])
+            nonce = self.w3.eth.get_transaction(ev["transactionHash"])["nonce"]
+        return _anchor_tx(receipt, nonce)
 
     def verify_inclusion(
         self, log_id: bytes, tree_size: int, leaf_index: int, leaf_hash: bytes, proof: Sequence[bytes]
@@ -457,8 +473,11 @@ def _fees(w3: Web3) -> dict[str, int]:
     return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * base_fee + tip}
 
 
-def _send(w3: Web3, account: Any, what: str, call: Any, timeout: float) -> Any:
-    """Estimate (a revert raises here, nothing sent), sign, send, wait for the receipt."""
+def _send(w3: Web3, account: Any, what: str, call: Any, timeout: float) -> tuple[Any, int]:
+    """Estimate (a revert raises here, nothing sent), sign, send, wait for the receipt.
+
+    Returns the receipt and the transaction's nonce.
+    """
     sender = getattr(account, "address", None)
     if sender is None or not hasattr(account, "sign_transaction"):
         raise InvalidArgument(f"{what}: account must be an eth_account LocalAccount, got {type(account).__name__}")
@@ -481,7 +500,7 @@ def _send(w3: Web3, account: Any, what: str, call: Any, timeout: float) -> Any:
         raise
     if receipt["status"] != 1:
         raise _replayed_revert(w3, what, tx, receipt)
-    return receipt
+    return receipt, tx["nonce"]
 
 
 def _replayed_revert(w3: Web3, what: str, tx: dict[str, Any], receipt: Any) -> AnchorError:
@@ -506,11 +525,12 @@ def _replayed_revert(w3: Web3, what: str, tx: dict[str, Any], receipt: Any) -> A
     )
 
 
-def _anchor_tx(receipt: Any) -> AnchorTx:
+def _anchor_tx(receipt: Any, nonce: int) -> AnchorTx:
     return AnchorTx(
         tx_hash=bytes(receipt["transactionHash"]),
         block_number=receipt["blockNumber"],
         block_hash=bytes(receipt["blockHash"]),
         gas_used=receipt["gasUsed"],
+        nonce=nonce,
     )
 

@@ -83,6 +83,27 @@ class CheckpointRow(SQLModel, table=True):
     sealed_at: datetime
 
 
+class AnchorRow(SQLModel, table=True):
+    """One anchoring transaction of a checkpoint (DESIGN §5): a tree head sent to the registry.
+
+    ``status``: submitted / mined / final / orphaned / failed. A checkpoint may have several
+    rows (a resubmission after a drop or a reorg); at most one of them ends ``final``.
+    """
+
+    __tablename__ = "anchors"
+
+    log: int = Field(foreign_key="logs.id", primary_key=True)
+    tree_size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    tx_hash: str = Field(primary_key=True, max_length=66)
+    chain_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    contract: str = Field(max_length=42)
+    nonce: int = Field(sa_column=Column(BigInteger, nullable=False))
+    block_number: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    block_hash: str | None = Field(default=None, max_length=66)
+    status: str = Field(max_length=10)
+    updated_at: datetime
+
+
 class ParticipantRow(SQLModel, table=True):
     """A registered participant, derived from the ``participant`` record at ``entry_idx``."""
 

@@ -33,6 +33,7 @@ from sqlmodel import SQLModel
 from ledger import merkle, tiles
 from ledger.errors import Conflict, CorruptStore, NotFound
 from ledger.store.models import (
+    AnchorRow,
     CheckpointRow,
     EntryRow,
     LogRow,
@@ -45,6 +46,7 @@ from ledger.store.values import (
     LogInfo,
     NewEntry,
     ParticipantInfo,
+    StoredAnchor,
     StoredCheckpoint,
     StoredEntry,
     TokenInfo,
@@ -55,6 +57,7 @@ _entries = EntryRow.__table__
 _tiles = TileRow.__table__
 _checkpoints = CheckpointRow.__table__
 _participants = ParticipantRow.__table__
+_anchors = AnchorRow.__table__
 _tokens = TokenRow.__table__
 
 _IN_CHUNK = 500  # keep IN lists well under every backend's bound-parameter limit
@@ -534,6 +537,32 @@ class SQLStore:
         if r is None:
             raise NotFound(f"no checkpoint at tree size {tree_size}")
         return self._checkpoint(r)
+
+    # -- anchors -------------------------------------------------------------------
+
+    def put_anchor(self, log: int, anchor: StoredAnchor) -> None:
+        """Insert or update the row of one anchoring transaction (keyed by size and tx hash)."""
+        values = dict(
+            chain_id=anchor.chain_id, contract=anchor.contract, nonce=anchor.nonce,
+            block_number=anchor.block_number, block_hash=anchor.block_hash, status=anchor.status,
+            updated_at=_now(),
+        )
+        key = (_anchors.c.log == log, _anchors.c.tree_size == anchor.tree_size, _anchors.c.tx_hash == anchor.tx_hash)
+        with self._write() as conn:
+            if conn.execute(update(_anchors).where(*key).values(**values)).rowcount == 0:
+                conn.execute(insert(_anchors).values(log=log, tree_size=anchor.tree_size, tx_hash=anchor.tx_hash, **values))
+
+    def anchors(self, log: int, *, status: str | None = None) -> list[StoredAnchor]:
+        """Anchoring transactions, oldest checkpoint first."""
+        q = select(_anchors).where(_anchors.c.log == log)
+        if status is not None:
+            q = q.where(_anchors.c.status == status)
+        with self._read() as conn:
+            rows = conn.execute(q.order_by(_anchors.c.tree_size, _anchors.c.updated_at)).all()
+        return [
+            StoredAnchor(r.tree_size, r.tx_hash, r.chain_id, r.contract, r.nonce, r.block_number, r.block_hash, r.status)
+            for r in rows
+        ]
 
     # -- participants and tokens ---------------------------------------------------
 

@@ -80,6 +80,20 @@ class StoredCheckpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredAnchor:
+    """An anchoring transaction of the checkpoint at ``tree_size``."""
+
+    tree_size: int
+    tx_hash: str
+    chain_id: int
+    contract: str
+    nonce: int
+    block_number: int | None
+    block_hash: str | None
+    status: str  # submitted / mined / final / orphaned / failed
+
+
+@dataclass(frozen=True, slots=True)
 class TokenInfo:
     address: str
     label: str
