@@ -16,6 +16,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from api.errors import install_error_handlers
 from api.routers import health, log, participants, records, tlog
 from api.sealer import Sealer
+from ledger.chain.access import ChainAccess
 from ledger.config import Settings
 from ledger.log import Ledger
 
@@ -28,10 +29,14 @@ Errors are RFC 9457 `application/problem+json`.
 """
 
 
-def create_app(ledger: Ledger, settings: Settings, *, start_sealer: bool = True) -> FastAPI:
-    """The HTTP API over ``ledger``; a background sealer runs while the app does, if asked."""
+def create_app(
+    ledger: Ledger, settings: Settings, *, start_sealer: bool = True, chain: ChainAccess | None = None
+) -> FastAPI:
+    """The HTTP API over ``ledger``; a background sealer (and anchorer, given ``chain``) runs
+    while the app does, if asked."""
     sealer = Sealer(
-        ledger, every_entries=settings.seal_every_entries, interval_seconds=settings.seal_interval_seconds
+        ledger, every_entries=settings.seal_every_entries, interval_seconds=settings.seal_interval_seconds,
+        chain=chain,
     )
 
     @asynccontextmanager

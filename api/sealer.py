@@ -17,6 +17,8 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
+from ledger.chain.access import ChainAccess
+from ledger.chain.anchoring import anchor_if_behind
 from ledger.errors import CorruptStore
 from ledger.log import Ledger
 
@@ -28,9 +30,10 @@ class Sealer:
 
     def __init__(
         self, ledger: Ledger, *, every_entries: int, interval_seconds: float, poll_seconds: float = 0.2,
-        max_backoff_seconds: float = 30.0,
+        max_backoff_seconds: float = 30.0, chain: ChainAccess | None = None,
     ):
         self.ledger = ledger
+        self.chain = chain  # when set, each new checkpoint is anchored after it is sealed
         self.every_entries = every_entries
         self.interval = timedelta(seconds=interval_seconds)
         self.poll_seconds = poll_seconds
@@ -89,6 +92,13 @@ class Sealer:
                 if self.due():
                     cp = self.ledger.seal()
                     log.info("sealed checkpoint of tree size %d", cp.tree_size)
+                if self.chain is not None and self.chain.account is not None:
+                    anchored = anchor_if_behind(
+                        self.ledger, self.chain.registry, self.chain.account,
+                        final_when_mined=self.chain.final_when_mined,
+                    )  # fmt: skip
+                    if anchored is not None:
+                        log.info("anchored checkpoint %d in %s", anchored.tree_size, anchored.tx_hash)
                 failures, self.detail = 0, None
             except CorruptStore as e:
                 self.state, self.detail = "halted", str(e)

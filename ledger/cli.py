@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     _data_dir(p)
     p.set_defaults(func=commands.cmd_serve)
 
+    p = sub.add_parser("anchor", help="seal a checkpoint now and anchor it on the log's chain")
+    _data_dir(p)
+    p.set_defaults(func=commands.cmd_anchor)
+
     p = sub.add_parser("audit", help="re-verify every entry, tile and checkpoint of a data directory")
     _data_dir(p)
     p.set_defaults(func=commands.cmd_audit)
@@ -143,7 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note-key", default=None, help="the log's note verifier key")
     p.add_argument("--chain-id", type=int, default=None, help="the log's anchor chain id")
     p.add_argument("--contract", default=None, help="the log's registry contract address")
-    p.add_argument("--rpc", default=None, metavar="URL", help="JSON-RPC endpoint to check anchors (next milestone)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--rpc", default=None, metavar="URL", help="JSON-RPC endpoint of the chain to check anchors on")
+    where.add_argument(
+        "--chain-db", type=Path, default=None, metavar="FILE",
+        help="an embedded chain file (a ledger's data/chain.db, opened read-only) to check anchors on",
+    )  # fmt: skip
+    p.add_argument(
+        "--confirmations", type=int, default=0, metavar="N",
+        help="blocks required on top of the anchor's block (default 0: mined)",
+    )
     p.set_defaults(func=commands.cmd_verify)
     return parser
 

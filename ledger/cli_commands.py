@@ -30,6 +30,8 @@ from ledger.demo import (
     new_private_key,
     read_key_file,
 )
+from ledger.chain.access import ChainAccess, embedded_chain_path, open_chain
+from ledger.chain.anchoring import anchor_latest
 from ledger.envelope import Domain, address_of
 from ledger.errors import ConfigError, VerificationError
 from ledger.log import Ledger
@@ -72,7 +74,10 @@ def _base_url(host: str, port: int) -> str:
 
 def cmd_init(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    _, token = init_data_dir(settings, origin=args.origin, chain_id=args.chain_id, contract=args.contract)
+    embedded = args.chain_id is None and args.contract is None and not settings.rpc_url
+    _, token = init_data_dir(
+        settings, origin=args.origin, chain_id=args.chain_id, contract=args.contract, deploy_embedded=embedded
+    )
     identity = Identity.from_file(settings.data_dir / IDENTITY)
     _out(f"initialised a ledger in {settings.data_dir}")
     _print_identity(identity)
@@ -90,10 +95,44 @@ def _serve(ledger: Ledger, settings: Settings, host: str, port: int) -> int:
         raise ConfigError(f"the HTTP API cannot be loaded (package api): {e}") from e
     import uvicorn
 
-    app = create_app(ledger, settings, start_sealer=True)
+    chain = _chain_for_serving(ledger, settings)
+    app = create_app(ledger, settings, start_sealer=True, chain=chain)
+    if chain is not None:
+        _out(f"anchoring on chain {ledger.log.chain_id} at {ledger.log.contract}")
     url = _base_url(host, port)
     _out(f"serving log {ledger.origin} at {url}/v1  (API docs: {url}/docs)")
     uvicorn.run(app, host=host, port=port, log_level="info")
+    return 0
+
+
+def _chain_for_serving(ledger: Ledger, settings: Settings) -> ChainAccess | None:
+    """The chain the server anchors on: embedded if the data directory has one, or TDSL_RPC_URL."""
+    if not settings.rpc_url and not embedded_chain_path(settings).exists():
+        _out("no anchor chain configured (no embedded chain, no TDSL_RPC_URL): sealing without anchoring")
+        return None
+    try:
+        key = load_operator_key(settings)
+    except ConfigError as e:
+        _out(f"WARNING: sealing without anchoring: {e}")
+        return None
+    return open_chain(settings, chain_id=ledger.log.chain_id, contract=ledger.log.contract, operator_key=key)
+
+
+def cmd_anchor(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    ledger = open_data_dir(settings)
+    chain = open_chain(
+        settings, chain_id=ledger.log.chain_id, contract=ledger.log.contract, operator_key=load_operator_key(settings)
+    )
+    try:
+        cp = ledger.seal()
+        anchor = anchor_latest(ledger, chain.registry, chain.account, final_when_mined=chain.final_when_mined)
+    finally:
+        chain.close()
+    if anchor is None:
+        _out("nothing to anchor: the log has no checkpoint")
+        return 0
+    _out(f"anchored checkpoint {cp.tree_size} in {anchor.tx_hash} (block {anchor.block_number}, {anchor.status})")
     return 0
 
 
@@ -252,13 +291,33 @@ def cmd_receipt(args: argparse.Namespace) -> int:
 # -- verify --------------------------------------------------------------------------
 
 
-class _RpcNotYet:
-    """``--rpc`` before the chain milestone: an anchor cannot be checked on chain yet."""
+class _ChainReader:
+    """Opens the chain the verifier named (``--rpc`` or ``--chain-db``) only if a receipt has an anchor."""
+
+    def __init__(self, args: argparse.Namespace, chain_id: int, contract: str):
+        self.args, self.chain_id, self.contract = args, chain_id, contract
 
     def check_anchor(self, receipt: Receipt, checkpoint_root: bytes) -> None:
-        raise VerificationError(
-            "the receipt claims an anchor, and checking anchors on chain (--rpc) is not supported yet"
-        )
+        from web3 import Web3
+
+        from ledger.chain.anchoring import RegistryAnchorReader
+        from ledger.chain.embedded import open_embedded_chain
+        from ledger.chain.registry import Registry
+
+        close = lambda: None  # noqa: E731
+        try:
+            if self.args.rpc:
+                w3 = Web3(Web3.HTTPProvider(self.args.rpc, request_kwargs={"timeout": 30}))
+            else:
+                w3, backend = open_embedded_chain(self.args.chain_db, read_only=True)
+                close = backend.kv.close
+            if w3.eth.chain_id != self.chain_id:
+                raise VerificationError(f"the chain's id is {w3.eth.chain_id}, the log's is {self.chain_id}")
+            registry = Registry(w3, self.contract)
+            registry.verify_code()
+            RegistryAnchorReader(registry, self.args.confirmations).check_anchor(receipt, checkpoint_root)
+        finally:
+            close()
 
 
 def _verifier_identity(args: argparse.Namespace) -> tuple[str, int, str] | None:
@@ -294,7 +353,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         except OSError as e:
             raise VerificationError(f"cannot read {args.receipt}: {e.strerror or e}") from e
         receipt = Receipt.from_json(data)
-        chain = ChainRef(chain_id=chain_id, contract=contract, reader=_RpcNotYet() if args.rpc else None)
+        reader = _ChainReader(args, chain_id, contract) if (args.rpc or args.chain_db) else None
+        chain = ChainRef(chain_id=chain_id, contract=contract, reader=reader)
         verify_receipt(receipt, origin=args.origin, chain=chain, note_key=note_key)
     except Exception as e:  # noqa: BLE001 — a verifier fails closed: any error is "invalid"
         print(f"invalid: {str(e) or type(e).__name__}", file=sys.stderr)

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     seal_interval_seconds: float = Field(default=5.0, gt=0)
     #: Largest HTTP request body accepted (bytes).
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    #: JSON-RPC URL of the anchor chain; unset: the embedded chain under the data directory.
+    rpc_url: str | None = None
     #: Password of the operator keystore (``<data_dir>/operator.keystore.json``).
     keystore_password: SecretStr | None = None
     #: Alternatively, the operator's secp256k1 key as hex (e.g. from a secret manager).

@@ -112,11 +112,18 @@ def load_operator_key(settings: Settings) -> bytes:
         raise ConfigError(f"cannot unlock {path}: {e}") from e
 
 
-def init_data_dir(settings: Settings, *, origin: str, chain_id: int | None = None, contract: str | None = None) -> tuple[Ledger, str]:
+def init_data_dir(
+    settings: Settings, *, origin: str, chain_id: int | None = None, contract: str | None = None,
+    deploy_embedded: bool = False,
+) -> tuple[Ledger, str]:
     """Create the data directory, keys, schema and log; register the operator.
 
-    Returns the ledger and the operator's first API token (shown once, stored hashed).
+    ``deploy_embedded``: also create the embedded chain under the data directory and deploy
+    the registry there (what ``tdsl init`` does by default; needs the default chain id and
+    contract). Returns the ledger and the operator's first API token (shown once, stored hashed).
     """
+    if deploy_embedded and (chain_id is not None or contract is not None or settings.rpc_url):
+        raise ConfigError("the embedded chain is deployed only with the default chain id and contract, without TDSL_RPC_URL")
     check_origin(origin)  # before anything is written
     d = settings.data_dir
     d.mkdir(parents=True, exist_ok=True)
@@ -154,6 +161,12 @@ def init_data_dir(settings: Settings, *, origin: str, chain_id: int | None = Non
     register_participant(
         ledger, key, address=operator, name="Ledger operator", legal_id=("OTHER", origin), roles=["operator"]
     )
+    if deploy_embedded:
+        from ledger.chain.access import deploy_embedded as deploy
+
+        deployed = deploy(settings, key, origin)
+        if deployed != identity.contract:
+            raise ConfigError(f"the registry was deployed at {deployed}, not at {identity.contract} as the domain says")
     (d / IDENTITY).write_text(json.dumps(identity.to_json(), indent=2) + "\n")
     token = ledger.issue_token(operator, "operator (created by tdsl init)")
     return ledger, token

@@ -160,7 +160,7 @@ def load_demo(settings: Settings, *, origin: str = DEMO_ORIGIN) -> tuple[Ledger,
     else:
         # demo/ first: a run interrupted right after init is still recognised as the demo's.
         demo_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        ledger, operator_token = init_data_dir(settings, origin=origin)
+        ledger, operator_token = init_data_dir(settings, origin=origin, deploy_embedded=not settings.rpc_url)
         created = True
         write_private_file(demo_dir / OPERATOR_TOKEN, operator_token + "\n")
     space = DemoSpace(data_dir=d, identity=Identity.from_file(d / IDENTITY), created=created)

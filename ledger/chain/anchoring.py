@@ -81,6 +81,17 @@ def anchor_latest(ledger: Ledger, registry: Registry, account, *, final_when_min
     return anchor
 
 
+def anchor_if_behind(ledger: Ledger, registry: Registry, account, *, final_when_mined: bool) -> StoredAnchor | None:
+    """``anchor_latest`` when the latest checkpoint has no anchor row yet (no chain read otherwise)."""
+    cp = ledger.store.latest_checkpoint(ledger.log.id)
+    if cp is None:
+        return None
+    anchored = [a for a in ledger.store.anchors(ledger.log.id) if a.status in ("mined", "final")]
+    if anchored and max(a.tree_size for a in anchored) >= cp.tree_size:
+        return None
+    return anchor_latest(ledger, registry, account, final_when_mined=final_when_mined)
+
+
 @dataclass(frozen=True, slots=True)
 class RegistryAnchorReader:
     """Checks receipts' anchors on a chain the verifier chose (``ChainRef.reader``)."""

@@ -43,7 +43,16 @@ class SQLiteKV(BaseDB):
     writers would each extend the chain from the same head and fork it).
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, read_only: bool = False):
+        self.read_only = read_only
+        self._lockfile = None
+        if read_only:  # a verifier's view: no lock, never written (WAL lets it read beside the writer)
+            if not path.exists():
+                raise ConfigError(f"there is no embedded chain at {path}")
+            self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+            self._pending: dict[bytes, bytes | None] = {}
+            self._lock = threading.RLock()
+            return
         self._lockfile = open(f"{path}.lock", "a+")  # noqa: SIM115 - held for the object's life
         try:
             fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -89,7 +98,7 @@ class SQLiteKV(BaseDB):
     def commit(self) -> None:
         """Write every pending change in one durable transaction."""
         with self._lock:
-            if not self._pending:
+            if not self._pending or self.read_only:
                 return
             items = list(self._pending.items())
             self._conn.execute("BEGIN IMMEDIATE")
@@ -108,18 +117,21 @@ class SQLiteKV(BaseDB):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-            self._lockfile.close()  # releases the flock
+            if self._lockfile is not None:
+                self._lockfile.close()  # releases the flock
 
 
 class PersistentPyEVMBackend(PyEVMBackend):
     """eth-tester's py-evm backend over ``SQLiteKV``: the chain survives restarts."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, read_only: bool = False):
         super().__init__()  # builds the genesis in memory: the chain class and dev keys
-        self.kv = SQLiteKV(path)
+        self.kv = SQLiteKV(path, read_only=read_only)
         chain_class = type(self.chain)
         if _HEAD_KEY in self.kv:
             self.chain = chain_class(AtomicDB(self.kv))
+        elif read_only:
+            raise ConfigError(f"{path} holds no embedded chain")
         else:
             params = get_default_genesis_params()
             genesis_state = generate_genesis_state_for_keys(self.account_keys)
@@ -133,10 +145,12 @@ class PersistentPyEVMBackend(PyEVMBackend):
         return hashes
 
 
-def open_embedded_chain(path: Path) -> tuple[Web3, PersistentPyEVMBackend]:
+def open_embedded_chain(path: Path, *, read_only: bool = False) -> tuple[Web3, PersistentPyEVMBackend]:
     """A web3 client of the embedded chain stored at ``path`` (created on first use).
 
     Returns the backend too: ``backend.kv.close()`` releases the file for another process.
+    ``read_only``: for verifiers and other readers beside the running ledger; it takes no
+    lock and never writes (sending a transaction through it changes nothing on disk).
     """
-    backend = PersistentPyEVMBackend(path)
+    backend = PersistentPyEVMBackend(path, read_only=read_only)
     return Web3(EthereumTesterProvider(EthereumTester(backend))), backend
