@@ -161,7 +161,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _out(f"  curl {url}/v1/log")
     member = space.members[0]
     _out(f"  tdsl receipt {space.record_ids[-1]} --url {url} --token \"$(cat {member.token_file})\" -o receipt.json")
-    _out(f"  tdsl verify receipt.json --origin {space.identity.origin} --identity {space.data_dir / IDENTITY}")
+    _out(
+        f"  tdsl verify receipt.json --origin {space.identity.origin} --identity {space.data_dir / IDENTITY}"
+        f" --chain-db {embedded_chain_path(settings)}"
+    )
     _out(f"  ({member.name}'s API token is in {member.token_file}, its key in {member.key_file})")
     if space.operator_token_file is not None:
         _out(f"  (operator token: {space.operator_token_file})")
