@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from ledger import merkle
 from ledger.checkpoint import NoteVerifier, verify_checkpoint
 from ledger.envelope import Domain, make_commitment, verify_envelope
-from ledger.errors import InvalidProof, VerificationError
+from ledger.errors import InvalidProof, InvalidSignature, VerificationError
 from ledger.receipt import Receipt
 
 
@@ -59,7 +59,10 @@ def verify_receipt(
     env = receipt.entry
     if env.log != origin:
         raise VerificationError(f"record {env.id!r} is for log {env.log!r}, expected {origin!r}")
-    verify_envelope(env, Domain(chain_id=chain.chain_id, verifying_contract=chain.contract))
+    try:
+        verify_envelope(env, Domain(chain_id=chain.chain_id, verifying_contract=chain.contract))
+    except InvalidSignature as e:
+        raise InvalidSignature(f"record {env.id!r} at leaf {receipt.leaf_index}: {e}") from e
     try:
         merkle.verify_inclusion(env.leaf_hash(), receipt.leaf_index, receipt.tree_size, receipt.inclusion_proof, cp.root_hash)
     except InvalidProof as e:
@@ -72,11 +75,15 @@ def verify_receipt(
         raise VerificationError(f"record {env.id!r}: payload and salt do not match the signed commitment")
     if receipt.anchor is not None:
         a = receipt.anchor
+        where = f"record {env.id!r}, anchor of tree size {receipt.tree_size} (tx {a.tx_hash}, block {a.block_number})"
         if a.chain_id != chain.chain_id or a.contract.lower() != chain.contract.lower():
             raise VerificationError(
-                f"anchor is on chain {a.chain_id} contract {a.contract}, expected chain {chain.chain_id} "
+                f"{where}: anchor is on chain {a.chain_id} contract {a.contract}, expected chain {chain.chain_id} "
                 f"contract {chain.contract}"
             )
         if chain.reader is None:
-            raise VerificationError("the receipt claims an anchor, but no chain access was given to check it")
-        chain.reader.check_anchor(receipt, cp.root_hash)
+            raise VerificationError(f"{where}: the receipt claims an anchor, but no chain access was given to check it")
+        try:
+            chain.reader.check_anchor(receipt, cp.root_hash)
+        except VerificationError as e:
+            raise type(e)(f"{where}: {e}") from e

@@ -109,7 +109,7 @@ class RegistryAnchorReader:
             block = w3.eth.get_block(a.block_number)
             latest = w3.eth.block_number
         except AnchorError as e:
-            raise VerificationError(f"anchor of tree size {receipt.tree_size}: {e}") from e
+            raise VerificationError(str(e)) from e  # verify_receipt names the record and the anchor
         if on_chain.root != checkpoint_root:
             raise VerificationError(
                 f"the chain anchors root {on_chain.root.hex()} at size {receipt.tree_size}; "
