@@ -36,7 +36,7 @@ def create_app(
     while the app does, if asked."""
     sealer = Sealer(
         ledger, every_entries=settings.seal_every_entries, interval_seconds=settings.seal_interval_seconds,
-        chain=chain,
+        chain=chain, confirmations=settings.confirmations,
     )
 
     @asynccontextmanager

@@ -18,7 +18,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from ledger.chain.access import ChainAccess
-from ledger.chain.anchoring import anchor_if_behind
+from ledger.chain.anchoring import anchor_if_behind, confirm_anchors
 from ledger.errors import CorruptStore
 from ledger.log import Ledger
 
@@ -30,10 +30,11 @@ class Sealer:
 
     def __init__(
         self, ledger: Ledger, *, every_entries: int, interval_seconds: float, poll_seconds: float = 0.2,
-        max_backoff_seconds: float = 30.0, chain: ChainAccess | None = None,
+        max_backoff_seconds: float = 30.0, chain: ChainAccess | None = None, confirmations: int = 12,
     ):
         self.ledger = ledger
         self.chain = chain  # when set, each new checkpoint is anchored after it is sealed
+        self.confirmations = confirmations
         self.every_entries = every_entries
         self.interval = timedelta(seconds=interval_seconds)
         self.poll_seconds = poll_seconds
@@ -99,6 +100,9 @@ class Sealer:
                     )  # fmt: skip
                     if anchored is not None:
                         log.info("anchored checkpoint %d in %s", anchored.tree_size, anchored.tx_hash)
+                    if not self.chain.final_when_mined:
+                        for a in confirm_anchors(self.ledger, self.chain.registry, confirmations=self.confirmations):
+                            log.info("anchor of checkpoint %d (%s) is now %s", a.tree_size, a.tx_hash, a.status)
                 failures, self.detail = 0, None
             except CorruptStore as e:
                 self.state, self.detail = "halted", str(e)

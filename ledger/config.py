@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     #: JSON-RPC URL of the anchor chain; unset: the embedded chain under the data directory.
     rpc_url: str | None = None
+    #: JSON-RPC chains: blocks on top of an anchor before it counts as final (or the node's
+    #: ``finalized`` block, where it has one). The embedded chain is final when mined.
+    confirmations: int = Field(default=12, ge=0)
     #: Password of the operator keystore (``<data_dir>/operator.keystore.json``).
     keystore_password: SecretStr | None = None
     #: Alternatively, the operator's secp256k1 key as hex (e.g. from a secret manager).

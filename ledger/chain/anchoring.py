@@ -19,7 +19,7 @@ the block the receipt names, and that block must be on the canonical chain with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ledger.chain.registry import AnchorTx, Registry, RegistryReverted, log_id
 from ledger.errors import AnchorError, InconsistentTreeHead, VerificationError
@@ -90,6 +90,45 @@ def anchor_if_behind(ledger: Ledger, registry: Registry, account, *, final_when_
     if anchored and max(a.tree_size for a in anchored) >= cp.tree_size:
         return None
     return anchor_latest(ledger, registry, account, final_when_mined=final_when_mined)
+
+
+def confirm_anchors(ledger: Ledger, registry: Registry, *, confirmations: int) -> list[StoredAnchor]:
+    """The confirmer's step: move ``mined`` anchors to ``final``, or ``orphaned`` after a reorg.
+
+    For each ``mined`` row it asks the chain for the transaction's receipt. A receipt in the
+    recorded block with ``confirmations`` blocks on top (or at or below the node's
+    ``finalized`` block, where the node has one) makes it ``final``; a receipt in another
+    block (re-included after a reorg) updates the block; no receipt, or a recorded block no
+    longer canonical, makes it ``orphaned`` — ``anchor_if_behind`` then anchors the
+    checkpoint again from whatever head the chain has now. Returns the rows it changed.
+    """
+    w3 = registry.w3
+    changed: list[StoredAnchor] = []
+    latest = w3.eth.block_number
+    try:
+        finalized = w3.eth.get_block("finalized")["number"]
+    except Exception:  # noqa: BLE001 - nodes without the tag answer with various errors
+        finalized = -1
+    for a in ledger.store.anchors(ledger.log.id, status="mined"):
+        try:
+            receipt = w3.eth.get_transaction_receipt(a.tx_hash)
+        except Exception:  # noqa: BLE001 - web3 raises TransactionNotFound (and others) for a gone tx
+            receipt = None
+        if receipt is None or receipt["status"] != 1:
+            new = replace(a, status="orphaned")
+        else:
+            block, block_hash = receipt["blockNumber"], "0x" + bytes(receipt["blockHash"]).hex()
+            canonical = "0x" + bytes(w3.eth.get_block(block)["hash"]).hex()
+            if canonical != block_hash:
+                new = replace(a, status="orphaned")
+            elif latest - block >= confirmations or block <= finalized:
+                new = replace(a, block_number=block, block_hash=block_hash, status="final")
+            else:
+                new = replace(a, block_number=block, block_hash=block_hash)
+        if new != a:
+            ledger.store.put_anchor(ledger.log.id, new)
+            changed.append(new)
+    return changed
 
 
 @dataclass(frozen=True, slots=True)
