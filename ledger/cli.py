@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     _data_dir(p)
     p.set_defaults(func=commands.cmd_serve)
 
+    chain = sub.add_parser("chain", help="the anchor chain (TDSL_RPC_URL)").add_subparsers(
+        dest="chain_command", required=True, metavar="SUBCOMMAND"
+    )
+    p = chain.add_parser("deploy", help="deploy the registry on TDSL_RPC_URL (if needed) and create the log there")
+    _data_dir(p)
+    p.set_defaults(func=commands.cmd_chain_deploy)
+
     p = sub.add_parser("anchor", help="seal a checkpoint now and anchor it on the log's chain")
     _data_dir(p)
     p.set_defaults(func=commands.cmd_anchor)

@@ -30,7 +30,7 @@ from ledger.demo import (
     new_private_key,
     read_key_file,
 )
-from ledger.chain.access import ChainAccess, embedded_chain_path, open_chain
+from ledger.chain.access import ChainAccess, deploy_rpc, embedded_chain_path, open_chain, rpc_chain_id
 from ledger.chain.anchoring import anchor_latest
 from ledger.envelope import Domain, address_of
 from ledger.errors import ConfigError, VerificationError
@@ -75,8 +75,11 @@ def _base_url(host: str, port: int) -> str:
 def cmd_init(args: argparse.Namespace) -> int:
     settings = _settings(args)
     embedded = args.chain_id is None and args.contract is None and not settings.rpc_url
+    chain_id = args.chain_id
+    if settings.rpc_url and chain_id is None:
+        chain_id = rpc_chain_id(settings)  # the node's: the log's EIP-712 domain is bound to it
     _, token = init_data_dir(
-        settings, origin=args.origin, chain_id=args.chain_id, contract=args.contract, deploy_embedded=embedded
+        settings, origin=args.origin, chain_id=chain_id, contract=args.contract, deploy_embedded=embedded
     )
     identity = Identity.from_file(settings.data_dir / IDENTITY)
     _out(f"initialised a ledger in {settings.data_dir}")
@@ -116,6 +119,17 @@ def _chain_for_serving(ledger: Ledger, settings: Settings) -> ChainAccess | None
         _out(f"WARNING: sealing without anchoring: {e}")
         return None
     return open_chain(settings, chain_id=ledger.log.chain_id, contract=ledger.log.contract, operator_key=key)
+
+
+def cmd_chain_deploy(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    ledger = open_data_dir(settings)
+    done = deploy_rpc(
+        settings, operator_key=load_operator_key(settings), origin=ledger.origin,
+        chain_id=ledger.log.chain_id, contract=ledger.log.contract,
+    )  # fmt: skip
+    _out(done)
+    return 0
 
 
 def cmd_anchor(args: argparse.Namespace) -> int:

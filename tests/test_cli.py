@@ -33,7 +33,10 @@ from ledger.errors import Unauthorized
 
 ORIGIN = "cli.tds-ledger.example/log"
 TDSL = Path(sys.executable).with_name("tdsl")
-ENV_VARS = ("TDSL_DATA_DIR", "TDSL_DATABASE_URL", "TDSL_KEYSTORE_PASSWORD", "TDSL_OPERATOR_KEY", "TDSL_URL", "TDSL_TOKEN")
+ENV_VARS = (
+    "TDSL_DATA_DIR", "TDSL_DATABASE_URL", "TDSL_KEYSTORE_PASSWORD", "TDSL_OPERATOR_KEY", "TDSL_URL", "TDSL_TOKEN",
+    "TDSL_RPC_URL",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -57,6 +57,54 @@ def deploy_embedded(settings: Settings, operator_key: bytes, origin: str) -> str
         backend.kv.close()
 
 
+def deploy_rpc(settings: Settings, *, operator_key: bytes, origin: str, chain_id: int, contract: str) -> str:
+    """``tdsl chain deploy`` on ``TDSL_RPC_URL``: deploy the registry if the log's address has
+    no code yet (it must land there: the log's EIP-712 domain names it), then create the log
+    if the registry does not have it. Returns what was done, for the operator to read."""
+    from eth_account import Account
+    from web3 import Web3
+
+    from ledger.chain.registry import Registry, RegistryReverted, log_id
+
+    if not settings.rpc_url:
+        raise ConfigError("set TDSL_RPC_URL: the embedded chain is deployed by `tdsl init` itself")
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 30}))
+    if w3.eth.chain_id != chain_id:
+        raise ConfigError(f"the node's chain id is {w3.eth.chain_id}; this log anchors on chain {chain_id}")
+    operator = Account.from_key(operator_key)
+    done = []
+    if not w3.eth.get_code(contract):
+        nonce = w3.eth.get_transaction_count(operator.address)
+        if nonce != 0:
+            raise ConfigError(
+                f"the registry would land at the operator's nonce-{nonce} address, not at {contract} as this log's "
+                "domain says (it was made for the operator's first transaction); initialise a new log with "
+                "--contract naming an existing registry, or with a fresh operator key"
+            )
+        registry = Registry.deploy(w3, operator)
+        if registry.address != contract:
+            raise ConfigError(f"the registry was deployed at {registry.address}, not at {contract}")
+        done.append(f"deployed the registry at {contract}")
+    registry = Registry(w3, contract)
+    registry.verify_code()
+    try:
+        registry.head(log_id(origin))
+        done.append(f"the registry already has log {origin!r}")
+    except RegistryReverted as e:
+        if e.error_name != "UnknownLog":
+            raise
+        registry.create_log(operator, log_id(origin))
+        done.append(f"created log {origin!r} with operator {operator.address}")
+    return "; ".join(done)
+
+
+def rpc_chain_id(settings: Settings) -> int:
+    """The chain id of ``TDSL_RPC_URL`` (``tdsl init`` takes it as the log's domain chain id)."""
+    from web3 import Web3
+
+    return Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 30})).eth.chain_id
+
+
 def open_chain(settings: Settings, *, chain_id: int, contract: str, operator_key: bytes | None) -> ChainAccess:
     """Open the log's chain: embedded unless ``TDSL_RPC_URL`` is set. Checks chain id and code."""
     from eth_account import Account
