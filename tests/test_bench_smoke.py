@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
         ("proofs.py", ["--quick", "--no-pymerkle"], "median inclusion proof ≤ 1.0 ms"),
         ("ingest.py", ["--quick", "--backends", "sqlite", "--no-http"], "Library ingest"),
         ("gas.py", ["--quick"], "anchor with a 30-hash proof"),
+        ("anchoring.py", ["--quick"], "seal"),
     ],
 )
 def test_benchmark_runs_at_smoke_size(script, args, expect, tmp_path):
