@@ -99,8 +99,10 @@ def confirm_anchors(ledger: Ledger, registry: Registry, *, confirmations: int) -
     recorded block with ``confirmations`` blocks on top (or at or below the node's
     ``finalized`` block, where the node has one) makes it ``final``; a receipt in another
     block (re-included after a reorg) updates the block; no receipt, or a recorded block no
-    longer canonical, makes it ``orphaned`` — ``anchor_if_behind`` then anchors the
-    checkpoint again from whatever head the chain has now. Returns the rows it changed.
+    longer canonical, makes it ``orphaned`` (a reverted one ``failed``) — ``anchor_if_behind``
+    then anchors the checkpoint again from whatever head the chain has now. Returns the
+    rows it changed. (``submitted``, a sent transaction not yet mined, is not used yet:
+    ``Registry.anchor`` waits for the receipt before anything is recorded.)
     """
     w3 = registry.w3
     changed: list[StoredAnchor] = []
@@ -114,8 +116,10 @@ def confirm_anchors(ledger: Ledger, registry: Registry, *, confirmations: int) -
             receipt = w3.eth.get_transaction_receipt(a.tx_hash)
         except Exception:  # noqa: BLE001 - web3 raises TransactionNotFound (and others) for a gone tx
             receipt = None
-        if receipt is None or receipt["status"] != 1:
+        if receipt is None:
             new = replace(a, status="orphaned")
+        elif receipt["status"] != 1:  # mined but reverted: it anchored nothing
+            new = replace(a, status="failed")
         else:
             block, block_hash = receipt["blockNumber"], "0x" + bytes(receipt["blockHash"]).hex()
             canonical = "0x" + bytes(w3.eth.get_block(block)["hash"]).hex()
