@@ -45,7 +45,6 @@ from ledger.checkpoint import (
     NoteSigner,
     NoteVerifier,
     sign_checkpoint,
-    verify_checkpoint,
 )
 from ledger.envelope import (
     Domain,
@@ -312,10 +311,9 @@ class Ledger:
         """
         entry = self.store.entry_by_record_id(self.log.id, record_id)
         check_can_see_record(entry, viewer)
-        covering = [a for a in self.store.anchors(self.log.id) if a.tree_size > entry.leaf_index]
-        best = max(covering, key=lambda a: (a.status == "final", a.status == "mined", a.tree_size), default=None)
+        best = self.store.anchor_covering(self.log.id, entry.leaf_index)
         anchor = None
-        if best is not None and best.status in ("final", "mined"):
+        if best is not None:
             cp = self.store.checkpoint_at(self.log.id, best.tree_size)
             anchor = Anchor(
                 chain_id=best.chain_id, contract=best.contract, tx_hash=best.tx_hash,
@@ -339,9 +337,6 @@ class Ledger:
             payload=parse_json(entry.payload) if show else None,
             salt=entry.salt if show else None,
         )
-
-    def verify_checkpoint_note(self, note: str) -> Checkpoint:
-        return verify_checkpoint(note, self.note_verifier, origin=self.origin)
 
     # -- erasure -----------------------------------------------------------------
 

@@ -93,6 +93,16 @@ def write_payload(path: Path, title: str = "LFP cell test results") -> Path:
     return path
 
 
+def submit_dataset(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path, record_id: str) -> None:
+    """Register a provider (key in tmp_path/p.key) and submit one dataset record through the CLI."""
+    add_provider(capsys, data_dir, tmp_path / "p.key")
+    rc, _, err = run(
+        capsys, "submit", write_payload(tmp_path / "payload.json"), "--kind", "dataset",
+        "--key-file", tmp_path / "p.key", "--data-dir", data_dir, "--id", record_id,
+    )  # fmt: skip
+    assert rc == 0, err
+
+
 # -- usage -------------------------------------------------------------------------------
 
 
@@ -300,12 +310,7 @@ def test_init_deploys_the_registry_and_anchor_makes_receipts_verifiable_on_chain
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert (data_dir / "chain.db").exists()  # tdsl init made the embedded chain and deployed there
-    add_provider(capsys, data_dir, tmp_path / "p.key")
-    rc, _, err = run(
-        capsys, "submit", write_payload(tmp_path / "payload.json"), "--kind", "dataset",
-        "--key-file", tmp_path / "p.key", "--data-dir", data_dir, "--id", "ds-1",
-    )  # fmt: skip
-    assert rc == 0, err
+    submit_dataset(capsys, data_dir, tmp_path, "ds-1")
     rc, out, err = run(capsys, "anchor", "--data-dir", data_dir)
     assert rc == 0, err
     assert out.startswith("anchored checkpoint 3 in 0x") and "final" in out
@@ -329,12 +334,7 @@ def test_init_deploys_the_registry_and_anchor_makes_receipts_verifiable_on_chain
 def test_audit_passes_on_a_sound_log_and_fails_on_a_forged_entry(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    add_provider(capsys, data_dir, tmp_path / "p.key")
-    rc, _, err = run(
-        capsys, "submit", write_payload(tmp_path / "payload.json"), "--kind", "dataset",
-        "--key-file", tmp_path / "p.key", "--data-dir", data_dir, "--id", "ds-1",
-    )  # fmt: skip
-    assert rc == 0, err
+    submit_dataset(capsys, data_dir, tmp_path, "ds-1")
     rc, out, err = run(capsys, "audit", "--data-dir", data_dir)
     assert rc == 0, err
     assert out.startswith("ok: 3 entries")

@@ -15,7 +15,7 @@ from eth_account import Account
 from web3 import Web3
 
 from anvil import anvil_node
-from test_cli import ORIGIN, add_provider, assert_clean_failure, run, write_payload
+from test_cli import ORIGIN, assert_clean_failure, run, submit_dataset
 
 
 @pytest.fixture
@@ -54,10 +54,7 @@ def test_init_deploy_anchor_verify_over_json_rpc(node, tmp_path: Path, capsys: p
     rc, out, err = run(capsys, "chain", "deploy", "--data-dir", d)  # idempotent
     assert rc == 0 and "already has log" in out
 
-    add_provider(capsys, d, tmp_path / "p.key")
-    rc, _, err = run(capsys, "submit", write_payload(tmp_path / "payload.json"), "--kind", "dataset",
-                     "--key-file", tmp_path / "p.key", "--data-dir", d, "--id", "ds-1")  # fmt: skip
-    assert rc == 0, err
+    submit_dataset(capsys, d, tmp_path, "ds-1")
     rc, out, err = run(capsys, "anchor", "--data-dir", d)
     assert rc == 0, err
     assert "mined" in out  # final comes with confirmations (the server's confirmer)

@@ -102,7 +102,7 @@ def test_seal_makes_a_checkpoint_that_verifies_with_the_note_key(world):
     checkpoint = verify_checkpoint(cp.note, NoteVerifier.from_text(ledger.log.note_vkey), origin=ledger.origin)
     assert (checkpoint.origin, checkpoint.tree_size, checkpoint.root_hash) == (ledger.origin, size, cp.root_hash)
     assert cp.root_hash == merkle.root_hash(leaf_hashes(ledger))  # from the envelopes, not the tiles
-    assert ledger.verify_checkpoint_note(cp.note) == checkpoint
+    assert verify_checkpoint(cp.note, ledger.note_verifier, origin=ledger.origin) == checkpoint
     # negative controls: another key of the same name, and another origin, are refused
     with pytest.raises(InvalidSignature):
         verify_checkpoint(cp.note, NoteSigner.generate(ledger.origin).verifier, origin=ledger.origin)

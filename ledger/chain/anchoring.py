@@ -86,8 +86,7 @@ def anchor_if_behind(ledger: Ledger, registry: Registry, account, *, final_when_
     cp = ledger.store.latest_checkpoint(ledger.log.id)
     if cp is None:
         return None
-    anchored = [a for a in ledger.store.anchors(ledger.log.id) if a.status in ("mined", "final")]
-    if anchored and max(a.tree_size for a in anchored) >= cp.tree_size:
+    if ledger.store.anchored_size(ledger.log.id) >= cp.tree_size:
         return None
     return anchor_latest(ledger, registry, account, final_when_mined=final_when_mined)
 

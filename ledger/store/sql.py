@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
@@ -551,6 +551,29 @@ class SQLStore:
         with self._write() as conn:
             if conn.execute(update(_anchors).where(*key).values(**values)).rowcount == 0:
                 conn.execute(insert(_anchors).values(log=log, tree_size=anchor.tree_size, tx_hash=anchor.tx_hash, **values))
+
+    def anchor_covering(self, log: int, leaf_index: int) -> StoredAnchor | None:
+        """The best anchor of a checkpoint that includes ``leaf_index``: ``final`` before
+        ``mined``, then the largest tree size; None if none is mined or final."""
+        q = (
+            select(_anchors)
+            .where(_anchors.c.log == log, _anchors.c.tree_size > leaf_index, _anchors.c.status.in_(("final", "mined")))
+            .order_by((_anchors.c.status == "final").desc(), _anchors.c.tree_size.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            r = conn.execute(q).one_or_none()
+        if r is None:
+            return None
+        return StoredAnchor(r.tree_size, r.tx_hash, r.chain_id, r.contract, r.nonce, r.block_number, r.block_hash, r.status)
+
+    def anchored_size(self, log: int) -> int:
+        """The largest tree size with a ``mined`` or ``final`` anchor (0 if none)."""
+        q = select(func.max(_anchors.c.tree_size)).where(
+            _anchors.c.log == log, _anchors.c.status.in_(("final", "mined"))
+        )
+        with self._read() as conn:
+            return conn.execute(q).scalar_one() or 0
 
     def anchors(self, log: int, *, status: str | None = None) -> list[StoredAnchor]:
         """Anchoring transactions, oldest checkpoint first."""
