@@ -198,7 +198,10 @@ class TokenOut(BaseModel):
 
 class HealthOut(BaseModel):
     status: str = Field(description='"ok" or "unhealthy"')
-    sealer: str = Field(description='"running", "halted", "stopped" or "disabled"')
+    sealer: str = Field(
+        description='"running", "standby" (another process holds the log\'s sealer lock), "halted", "stopped" or '
+        '"disabled"'
+    )
     detail: str | None = None
     tree_size: int
     checkpoint_size: int | None

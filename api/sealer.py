@@ -7,8 +7,12 @@ checkpoint — stops the loop for good, logged as critical: an operator must inv
 and ``/v1/health`` reports unhealthy meanwhile. Any other error is logged and retried
 with exponential backoff (up to ``max_backoff_seconds``).
 
-WARNING: run one sealer per log (DESIGN §9); replicas of the API should pass
-``start_sealer=False`` to all but one.
+One sealer and anchorer per log (DESIGN §9): the loop runs only while it holds the log's
+sealer lock (``SQLStore.try_lock_sealer``: a PostgreSQL advisory lock, or a lock file
+beside the SQLite database). API replicas can all start a sealer: one runs, the others
+stand by (``state`` "standby", healthy) and take over within ``standby_poll_seconds`` when
+the holder dies or loses its database session. Two anchorers never race on the operator's
+nonce.
 """
 
 from __future__ import annotations
@@ -18,19 +22,21 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from ledger.chain.access import ChainAccess
-from ledger.chain.anchoring import anchor_if_behind, confirm_anchors
-from ledger.errors import CorruptStore
+from ledger.chain.anchorer import Anchorer, anchorer_for
+from ledger.chain.anchoring import confirm_anchors
+from ledger.errors import AnchorError, CorruptStore
 from ledger.log import Ledger
 
 log = logging.getLogger("api.sealer")
 
 
 class Sealer:
-    """A thread that seals ``ledger``; ``state`` is disabled, running, stopped or halted."""
+    """A thread that seals ``ledger``; ``state`` is disabled, running, standby, stopped or halted."""
 
     def __init__(
         self, ledger: Ledger, *, every_entries: int, interval_seconds: float, poll_seconds: float = 0.2,
         max_backoff_seconds: float = 30.0, chain: ChainAccess | None = None, confirmations: int = 12,
+        standby_poll_seconds: float = 2.0,
     ):
         self.ledger = ledger
         self.chain = chain  # when set, each new checkpoint is anchored after it is sealed
@@ -39,10 +45,12 @@ class Sealer:
         self.interval = timedelta(seconds=interval_seconds)
         self.poll_seconds = poll_seconds
         self.max_backoff_seconds = max_backoff_seconds
+        self.standby_poll_seconds = standby_poll_seconds
         self.state = "disabled"
         self.detail: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._anchorer: Anchorer | None = None
 
     @property
     def healthy(self) -> bool:
@@ -62,7 +70,7 @@ class Sealer:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 log.error("the sealer did not stop within %.0f s", timeout)
-        if self.state == "running":
+        if self.state in ("running", "standby"):
             self.state = "stopped"
 
     def is_alive(self) -> bool:
@@ -76,6 +84,32 @@ class Sealer:
         return unsealed >= self.every_entries or (now or datetime.now(UTC)) - oldest >= self.interval
 
     def _run(self) -> None:
+        """Hold the log's sealer lock (standby while another process has it), then seal."""
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                lock = self.ledger.store.try_lock_sealer(self.ledger.log.id)
+            except Exception as e:  # noqa: BLE001 - the database is unreachable: retried with backoff
+                failures += 1
+                self.detail = f"{type(e).__name__}: {e}"
+                log.exception("cannot take the sealer lock (%d in a row)", failures)
+                self._stop.wait(min(self.poll_seconds * 2**failures, self.max_backoff_seconds))
+                continue
+            if lock is None:
+                if self.state != "standby":
+                    log.info("another process runs the sealer of this log; standing by")
+                self.state, self.detail = "standby", "another process runs the sealer and anchorer of this log"
+                self._stop.wait(self.standby_poll_seconds)
+                continue
+            failures = 0
+            with lock:
+                self.state, self.detail = "running", None
+                self._anchorer = None  # rebuilt from the rows: another process may have anchored meanwhile
+                self._seal_while_held(lock)
+            if self.state == "halted":
+                return
+
+    def _seal_while_held(self, lock) -> None:
         failures = 0
         try:
             report = self.ledger.audit()
@@ -87,6 +121,10 @@ class Sealer:
                          "an operator intervenes: %s", e)
             return
         while not self._stop.is_set():
+            if not lock.alive():
+                log.error("the sealer lock was lost (database session gone); standing by to take it again")
+                self.state = "standby"
+                return
             delay = self.poll_seconds
             try:
                 self.ledger.store.purge()
@@ -94,12 +132,9 @@ class Sealer:
                     cp = self.ledger.seal()
                     log.info("sealed checkpoint of tree size %d", cp.tree_size)
                 if self.chain is not None and self.chain.account is not None:
-                    anchored = anchor_if_behind(
-                        self.ledger, self.chain.registry, self.chain.account,
-                        final_when_mined=self.chain.final_when_mined,
-                    )  # fmt: skip
-                    if anchored is not None:
-                        log.info("anchored checkpoint %d in %s", anchored.tree_size, anchored.tx_hash)
+                    if self._anchorer is None:
+                        self._anchorer = anchorer_for(self.ledger, self.chain)
+                    self._anchorer.step()  # logs what it sends, resends, replaces and records
                     if not self.chain.final_when_mined:
                         for a in confirm_anchors(self.ledger, self.chain.registry, confirmations=self.confirmations):
                             log.info("anchor of checkpoint %d (%s) is now %s", a.tree_size, a.tx_hash, a.status)
@@ -112,5 +147,8 @@ class Sealer:
                 failures += 1
                 delay = min(self.poll_seconds * 2**failures, self.max_backoff_seconds)
                 self.detail = f"{type(e).__name__}: {e}"
-                log.exception("sealing failed (%d in a row); retrying in %.1f s", failures, delay)
+                if isinstance(e, AnchorError):  # the chain is unreachable or refused: expected, one line
+                    log.warning("anchoring failed (%d in a row); retrying in %.1f s: %s", failures, delay, e)
+                else:
+                    log.exception("sealing failed (%d in a row); retrying in %.1f s", failures, delay)
             self._stop.wait(delay)

@@ -31,9 +31,9 @@ from ledger.demo import (
     read_key_file,
 )
 from ledger.chain.access import ChainAccess, deploy_rpc, embedded_chain_path, open_chain, rpc_chain_id
-from ledger.chain.anchoring import anchor_latest
+from ledger.chain.anchorer import anchorer_for
 from ledger.envelope import Domain, address_of
-from ledger.errors import ConfigError, VerificationError
+from ledger.errors import Conflict, ConfigError, VerificationError
 from ledger.log import Ledger
 from ledger.receipt import Receipt
 from ledger.submission import Submission
@@ -138,9 +138,15 @@ def cmd_anchor(args: argparse.Namespace) -> int:
     chain = open_chain(
         settings, chain_id=ledger.log.chain_id, contract=ledger.log.contract, operator_key=load_operator_key(settings)
     )
+    lock = ledger.store.try_lock_sealer(ledger.log.id)
+    if lock is None:
+        chain.close()
+        raise Conflict("another process runs the sealer and anchorer of this log (`tdsl serve`?): it seals and "
+                       "anchors on its own; stop it to anchor by hand")  # fmt: skip
     try:
-        cp = ledger.seal()
-        anchor = anchor_latest(ledger, chain.registry, chain.account, final_when_mined=chain.final_when_mined)
+        with lock:
+            cp = ledger.seal()
+            anchor = anchorer_for(ledger, chain).anchor_and_wait()
     finally:
         chain.close()
     if anchor is None:

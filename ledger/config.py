@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     #: JSON-RPC chains: blocks on top of an anchor before it counts as final (or the node's
     #: ``finalized`` block, where it has one). The embedded chain is final when mined.
     confirmations: int = Field(default=12, ge=0)
+    #: JSON-RPC chains: seconds an anchor transaction may stay pending before it is
+    #: replaced with fees raised by 12.5 % (one whose fee cap is under the next base fee
+    #: is replaced at once).
+    anchor_stuck_seconds: float = Field(default=60.0, gt=0)
+    #: Highest fee cap (``maxFeePerGas``) an anchor transaction may offer, in gwei.
+    anchor_max_fee_gwei: float = Field(default=500.0, gt=0)
+    #: Seconds one JSON-RPC request may take before it counts as failed (and is retried).
+    rpc_timeout_seconds: float = Field(default=10.0, gt=0)
     #: Password of the operator keystore (``<data_dir>/operator.keystore.json``).
     keystore_password: SecretStr | None = None
     #: Alternatively, the operator's secp256k1 key as hex (e.g. from a secret manager).

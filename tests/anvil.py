@@ -1,6 +1,6 @@
 """A throwaway anvil node for integration tests (STYLE: tests against a real node).
 
-``anvil_node()`` starts ``node_modules/.bin/anvil`` on a free loopback port, waits until
+``anvil_node()`` starts the anvil binary from npm on a free loopback port, waits until
 ``eth_chainId`` answers, yields an ``AnvilNode`` (url, pid, the dev accounts' private
 keys) and on exit stops the process by its PID: SIGTERM, then SIGKILL after a timeout,
 and checks that it is gone.
@@ -29,7 +29,23 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-ANVIL = REPO_ROOT / "node_modules" / ".bin" / "anvil"
+_WRAPPER = REPO_ROOT / "node_modules" / ".bin" / "anvil"
+
+
+def _binary() -> Path:
+    """The native binary that ``@foundry-rs/anvil``'s node wrapper would spawn.
+
+    Started directly, so the PID the tests hold is the node's own: SIGSTOP/SIGKILL reach
+    it (through the wrapper they would hit node.js and leave the node running).
+    """
+    import platform
+
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), platform.machine())
+    native = REPO_ROOT / "node_modules" / "@foundry-rs" / f"anvil-{platform.system().lower()}-{arch}" / "bin" / "anvil"
+    return native if native.exists() else _WRAPPER
+
+
+ANVIL = _binary()
 
 # anvil's default dev mnemonic and derivation path (public test keys, never for real funds).
 DEV_MNEMONIC = "test test test test test test test test test test test junk"

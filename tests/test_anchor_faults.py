@@ -1,7 +1,13 @@
-"""The confirmer against a real node (anvil): mined → final, and a reorg → orphaned → re-anchored.
+"""The anchorer and confirmer against a real node (anvil), under the faults of issue 3 item 5.
 
-Issue 3, item 5 (part): the reorg case. Each test ends with every checkpoint anchored once
-on the canonical chain and every receipt verifying with the confirmations required.
+mined → final; a reorg that removes the anchor (``anvil_reorg``); a dropped transaction
+(``anvil_dropTransaction``); a base-fee spike (``anvil_setNextBlockBaseFeePerGas``) and a
+transaction pending too long; the node down for 30 s mid-anchor (the anvil process
+stopped with SIGSTOP: requests time out) under the server's sealer loop; and the anchorer
+process killed with SIGKILL between writing and sending, or between sending and
+recording, 20 times. Each test ends with every checkpoint anchored once on the canonical
+chain (``World.assert_anchored_once``) and every receipt verifying with the
+confirmations required.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from web3 import Web3
 
 from anvil import anvil_node
 from ledger.chain import Registry, log_id
-from ledger.chain.anchoring import RegistryAnchorReader, anchor_if_behind, confirm_anchors
+from ledger.chain.anchorer import Anchorer, AnchorPolicy
+from ledger.chain.anchoring import RegistryAnchorReader, confirm_anchors
 from ledger.config import Settings
 from ledger.datadir import init_data_dir, register_participant, signed_submission
 from ledger.envelope import address_of
@@ -37,11 +44,13 @@ class World:
             "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9,
         })  # fmt: skip
         self.w3.eth.wait_for_transaction_receipt(self.w3.eth.send_raw_transaction(tx.raw_transaction))
-        settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path}/l.db", operator_key=key.hex())
+        self.data_dir, self.database_url, self.operator_key = tmp_path / "data", f"sqlite:///{tmp_path}/l.db", key
+        settings = Settings(data_dir=self.data_dir, database_url=self.database_url, operator_key=key.hex())
         self.ledger, _ = init_data_dir(settings, origin="faults.test/log", chain_id=self.w3.eth.chain_id)
         self.registry = Registry.deploy(self.w3, self.operator)
         assert self.registry.address == self.ledger.log.contract
         self.registry.create_log(self.operator, log_id(self.ledger.origin))
+        self.anchorer = Anchorer(self.ledger, self.registry, self.operator, AnchorPolicy(final_when_mined=False))
         self.provider_key = os.urandom(32)
         register_participant(self.ledger, key, address=address_of(self.provider_key), name="P",
                              legal_id=("LEI", "5493001KJTIIGC8Y1R12"), roles=["provider"])  # fmt: skip
@@ -54,8 +63,42 @@ class World:
         return [s.envelope.id for s in subs]
 
     def anchor(self):
+        """Seal, then one anchorer step; the new anchor row (mined at once: anvil automines)."""
         self.ledger.seal()
-        return anchor_if_behind(self.ledger, self.registry, self.operator, final_when_mined=False)
+        before = {a.tx_hash for a in self.ledger.store.anchors(self.ledger.log.id)}
+        self.anchorer.step()
+        new = [a for a in self.ledger.store.anchors(self.ledger.log.id) if a.tx_hash not in before]
+        return new[-1] if new else None
+
+    def rpc(self, method: str, *params):
+        answer = self.w3.provider.make_request(method, list(params))
+        assert "error" not in answer, answer
+        return answer["result"]
+
+    def rows(self, tree_size: int | None = None) -> list:
+        return [a for a in self.ledger.store.anchors(self.ledger.log.id) if tree_size in (None, a.tree_size)]
+
+    def assert_anchored_once(self, sizes) -> None:
+        """Each size in ``sizes`` anchored by exactly one successful transaction, nothing else sent.
+
+        Every anchor transaction the operator ever sent is mined and succeeded (its nonce
+        count is the deploy, createLog and one per anchored size: a duplicate anchor would
+        have reverted and used a nonce), the chain's head is the latest checkpoint, and each
+        size has exactly one ``mined``/``final`` row naming that transaction.
+        """
+        events = self.registry._contract.events.TreeHeadAnchored.get_logs(
+            argument_filters={"logId": log_id(self.ledger.origin)}, from_block=0)  # fmt: skip
+        anchored = [e["args"]["treeSize"] for e in events]
+        assert len(anchored) == len(set(anchored)), f"a size was anchored twice: {anchored}"
+        assert set(sizes) <= set(anchored), (sorted(sizes), anchored)
+        assert self.w3.eth.get_transaction_count(self.operator.address, "latest") == 2 + len(anchored)
+        cp = self.ledger.store.latest_checkpoint(self.ledger.log.id)
+        assert self.registry.head(log_id(self.ledger.origin)).tree_size == cp.tree_size
+        by_size = {e["args"]["treeSize"]: "0x" + bytes(e["transactionHash"]).hex() for e in events}
+        for size in anchored:
+            landed = [a for a in self.rows(size) if a.status in ("mined", "final")]
+            assert [a.tx_hash for a in landed] == [by_size[size]], (size, self.rows(size))
+        assert self.anchorer.in_flight() == []
 
     def mine(self, n: int) -> None:
         for _ in range(n):
@@ -71,10 +114,25 @@ class World:
         verify_receipt(receipt.to_json(), origin=self.ledger.origin, chain=chain, note_key=self.ledger.log.note_vkey)
 
 
+    @staticmethod
+    def anchorer_in_flight(sealer) -> list:
+        return [] if sealer._anchorer is None else sealer._anchorer.in_flight()
+
+
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    with anvil_node() as node:
-        yield World(tmp_path, node)
+def node() -> Iterator:
+    with anvil_node() as n:
+        yield n
+
+
+@pytest.fixture
+def node_pid(node) -> int:
+    return node.pid
+
+
+@pytest.fixture
+def world(tmp_path: Path, node) -> World:
+    return World(tmp_path, node)
 
 
 def test_mined_anchors_become_final_after_enough_confirmations(world: World):
@@ -145,3 +203,180 @@ def test_the_server_loop_anchors_and_confirms_on_its_own(world: World):
     finally:
         sealer.stop()
     world.verify(rid)
+
+
+def _events(world: World) -> list[str]:
+    seen: list[str] = []
+    world.anchorer._on_event = lambda event, row: seen.append(event)
+    return seen
+
+
+def test_a_dropped_transaction_is_sent_again(world: World):
+    world.rpc("evm_setAutomine", False)
+    seen = _events(world)
+    rid = world.add(3)[0]
+    world.ledger.seal()
+    [sent] = [a for a in world.anchorer.step() if a.status == "submitted"]
+    assert seen == ["written", "sent"] and sent.raw_tx and sent.sent_at is not None
+    assert world.rpc("eth_getTransactionByHash", sent.tx_hash) is not None
+    world.rpc("anvil_dropTransaction", sent.tx_hash)
+    assert world.rpc("eth_getTransactionByHash", sent.tx_hash) is None
+    assert world.anchorer.step() == [] and seen[-1] == "resent"  # the same signed bytes, same hash
+    assert world.rpc("eth_getTransactionByHash", sent.tx_hash) is not None
+    world.mine(1)
+    [mined] = world.anchorer.step()
+    assert (mined.tx_hash, mined.status) == (sent.tx_hash, "mined")
+    world.mine(CONFIRMATIONS)
+    world.confirm()
+    world.assert_anchored_once([sent.tree_size])
+    world.verify(rid)
+
+
+def test_a_base_fee_spike_gets_the_fee_bumped(world: World):
+    world.rpc("evm_setAutomine", False)
+    rid = world.add(2)[0]
+    world.ledger.seal()
+    [low] = world.anchorer.step()
+    world.rpc("anvil_setNextBlockBaseFeePerGas", hex(100 * 10**9))
+    world.mine(1)  # a block at 100 gwei: the transaction's fee cap is far below; the pool evicts it
+    assert world.w3.eth.get_block("latest")["baseFeePerGas"] == 100 * 10**9
+    assert low.max_fee_per_gas < 87 * 10**9
+    [bump] = world.anchorer.step()
+    assert bump.status == "submitted" and bump.nonce == low.nonce and bump.tx_hash != low.tx_hash
+    assert bump.max_fee_per_gas >= 2 * 87.5 * 10**9 and bump.max_priority_fee_per_gas > low.max_priority_fee_per_gas
+    world.mine(1)
+    changed = {a.tx_hash: a.status for a in world.anchorer.step()}
+    assert changed == {bump.tx_hash: "mined", low.tx_hash: "failed"}
+    world.mine(CONFIRMATIONS)
+    world.confirm()
+    world.assert_anchored_once([low.tree_size])
+    world.verify(rid)
+
+
+def test_a_transaction_pending_too_long_is_replaced_and_capped(world: World):
+    """Stuck without a spike (e.g. a tip too low for busy blocks): replaced after stuck_seconds."""
+    now = [world.w3.eth.get_block("latest")["timestamp"]]
+    from datetime import UTC, datetime
+
+    world.anchorer = Anchorer(world.ledger, world.registry, world.operator,
+                              AnchorPolicy(final_when_mined=False, stuck_seconds=30),
+                              clock=lambda: datetime.fromtimestamp(now[0], UTC))  # fmt: skip
+    world.rpc("evm_setAutomine", False)
+    rid = world.add(2)[0]
+    world.ledger.seal()
+    [first] = world.anchorer.step()
+    cap = first.max_fee_per_gas * 9 // 8 + 100  # room for one replacement (+12.5 %), not two
+    world.anchorer.policy = AnchorPolicy(final_when_mined=False, stuck_seconds=30, max_fee_per_gas=cap)
+    now[0] += 29
+    assert world.anchorer.step() == []  # not yet stuck
+    now[0] += 1
+    [second] = world.anchorer.step()
+    assert second.nonce == first.nonce and second.max_fee_per_gas > first.max_fee_per_gas
+    assert second.max_fee_per_gas <= cap
+    assert world.rpc("eth_getTransactionByHash", first.tx_hash) is None  # replaced in the node's pool
+    now[0] += 30
+    capped = world.anchorer.step()  # a further +12.5 % would pass the cap: no replacement
+    assert capped == [], capped
+    world.mine(1)
+    assert {a.tx_hash: a.status for a in world.anchorer.step()} == {second.tx_hash: "mined", first.tx_hash: "failed"}
+    world.mine(CONFIRMATIONS)
+    world.confirm()
+    world.assert_anchored_once([first.tree_size])
+    world.verify(rid)
+
+
+def test_the_node_down_for_30_seconds_mid_anchor(world: World, node_pid):
+    """The sealer loop retries with backoff while the node is stopped, then catches up."""
+    import signal
+    import time
+
+    from api.sealer import Sealer
+    from ledger.chain.access import ChainAccess
+
+    world.w3.provider = Web3.HTTPProvider(world.w3.provider.endpoint_uri, request_kwargs={"timeout": 2},
+                                          exception_retry_configuration=None)  # as ledger.chain.access does
+    world.rpc("evm_setIntervalMining", 1)  # a block a second, like a real chain
+    chain = ChainAccess(world.registry, world.operator, final_when_mined=False, close=lambda: None)
+    sealer = Sealer(world.ledger, every_entries=1, interval_seconds=0.1, poll_seconds=0.05, chain=chain,
+                    confirmations=CONFIRMATIONS, max_backoff_seconds=2)  # fmt: skip
+    ids = world.add(3)
+    sealer.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not world.rows() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert world.rows(), sealer.detail
+        os.kill(node_pid, signal.SIGSTOP)
+        try:
+            stopped = time.monotonic()
+            ids += world.add(4)  # the log keeps taking records; the sealer keeps sealing
+            failures_seen = False
+            while time.monotonic() - stopped < 30:
+                failures_seen |= sealer.detail is not None
+                assert sealer.is_alive() and sealer.state == "running"
+                time.sleep(0.2)
+            assert failures_seen, "no chain request failed while the node was stopped"
+        finally:
+            os.kill(node_pid, signal.SIGCONT)
+        sizes = {cp.tree_size for cp in world.ledger.store.checkpoints(world.ledger.log.id)}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            rows = world.rows()
+            latest = world.ledger.store.latest_checkpoint(world.ledger.log.id).tree_size
+            if any(a.tree_size == latest and a.status == "final" for a in rows) and not world.anchorer_in_flight(sealer):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError((world.rows(), sealer.detail))
+    finally:
+        sealer.stop()
+    assert sealer.state == "stopped"
+    world.anchorer = sealer._anchorer
+    anchored = {a.tree_size for a in world.rows() if a.status == "final"}
+    assert max(sizes) in anchored  # the latest checkpoint; earlier ones are covered by it
+    world.assert_anchored_once(anchored)
+    for rid in ids:
+        world.verify(rid)
+
+
+def test_the_anchorer_killed_between_sending_and_recording_20_times(world: World, tmp_path: Path):
+    """SIGKILL after the signed transaction is stored (not sent) and after it is sent (not
+    recorded), alternately, each time in a fresh process: no anchor lost, none made twice,
+    every checkpoint anchored."""
+    import subprocess
+    import sys
+
+    from anvil import REPO_ROOT
+
+    args = [str(world.data_dir), world.database_url, world.w3.provider.endpoint_uri, world.operator_key.hex()]
+    worker = subprocess.Popen([sys.executable, "-m", "tests.workers.rpc_anchorer", *args], cwd=REPO_ROOT,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+
+    def run(kill_at: str) -> list[str]:
+        """One anchorer process; its output lines, ending with ``EXIT <status>``."""
+        worker.stdin.write(kill_at + "\n")
+        worker.stdin.flush()
+        lines = [worker.stdout.readline().strip()]
+        while not lines[-1].startswith("EXIT") and lines[-1]:
+            lines.append(worker.stdout.readline().strip())
+        return lines
+
+    ids: list[str] = []
+    sealed: list[int] = []
+    try:
+        for i in range(20):
+            ids += world.add(2)
+            sealed.append(world.ledger.seal().tree_size)
+            kill_at = ("written", "sent")[i % 2]
+            out = run(kill_at)
+            assert out[-1] == "EXIT -9" and out[0].startswith(f"AT {kill_at} 0x"), out
+        out = run("none")
+        assert out[-1] == "EXIT 0" and out[0].startswith(f"DONE {sealed[-1]} 0x"), out
+    finally:
+        worker.stdin.close()
+        worker.wait(timeout=30)
+    world.mine(CONFIRMATIONS)
+    world.confirm()
+    world.assert_anchored_once(sealed)  # each of the 20 checkpoints once
+    for rid in ids:
+        world.verify(rid)

@@ -19,7 +19,8 @@ from web3 import Web3
 from anvil import anvil_node
 from ledger import merkle
 from ledger.chain import Registry, log_id
-from ledger.chain.anchoring import RegistryAnchorReader, anchor_latest
+from ledger.chain.anchorer import anchor_latest
+from ledger.chain.anchoring import RegistryAnchorReader
 from ledger.chain.embedded import EMBEDDED_CHAIN_ID, open_embedded_chain
 from ledger.config import Settings
 from ledger.datadir import first_contract_address, init_data_dir, register_participant, signed_submission

@@ -113,3 +113,31 @@ def test_no_sealer_when_not_asked(tmp_path):
         time.sleep(0.5)
         assert sizes(env) == (4, None)
         assert env.client.get("/v1/health").json()["sealer"] == "disabled"
+
+
+def test_one_sealer_per_log_the_other_stands_by_and_takes_over(tmp_path, database_url):
+    """Two API processes on one database: one seals, one stands by (healthy), and the second
+    takes over when the first stops — on SQLite (lock file) and PostgreSQL (advisory lock)."""
+    from api.sealer import Sealer
+    from ledger.datadir import open_data_dir
+
+    with make_api_env(tmp_path / "data", database_url, seal_interval_seconds=0.1) as env:
+        replica = open_data_dir(env.settings)  # a second process's view: its own store, own connections
+        first = Sealer(env.ledger, every_entries=1000, interval_seconds=0.1, poll_seconds=0.05)
+        second = Sealer(replica, every_entries=1000, interval_seconds=0.1, poll_seconds=0.05, standby_poll_seconds=0.1)
+        try:
+            first.start()
+            wait_for(lambda: sizes(env) == (4, 4), what="the first sealer to seal")
+            second.start()
+            wait_for(lambda: second.state == "standby", what="the second sealer to stand by")
+            assert first.state == "running" and second.healthy and "another process" in second.detail
+            first.stop()
+            assert first.state == "stopped"
+            wait_for(lambda: second.state == "running", what="the second sealer to take over")
+            add(env, 2)
+            wait_for(lambda: sizes(env) == (6, 6), what="the second sealer to seal")
+        finally:
+            first.stop()
+            second.stop()
+            replica.store.close()
+        assert second.state == "stopped"

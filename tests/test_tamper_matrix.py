@@ -26,7 +26,8 @@ from sqlalchemy import delete, update
 
 from ledger import merkle
 from ledger.chain import Registry, log_id
-from ledger.chain.anchoring import RegistryAnchorReader, anchor_latest
+from ledger.chain.anchorer import anchor_latest
+from ledger.chain.anchoring import RegistryAnchorReader
 from ledger.chain.embedded import EMBEDDED_CHAIN_ID, open_embedded_chain
 from ledger.chain.registry import RegistryReverted
 from ledger.checkpoint import Checkpoint, sign_checkpoint

@@ -31,6 +31,20 @@ class ChainAccess:
     account: Any | None  # eth_account LocalAccount; None when opened read-only
     final_when_mined: bool
     close: Callable[[], None]
+    stuck_seconds: float = 60.0  # TDSL_ANCHOR_STUCK_SECONDS
+    max_fee_per_gas: int | None = None  # TDSL_ANCHOR_MAX_FEE_GWEI, in wei
+
+
+def _http_web3(settings: Settings):
+    """A ``Web3`` on ``TDSL_RPC_URL``: each request times out after ``TDSL_RPC_TIMEOUT_SECONDS``
+    and is not retried inside web3 (the sealer loop retries whole steps with backoff, so a
+    node that is down costs one timeout per step, not web3's five retries per request)."""
+    from web3 import Web3
+
+    provider = Web3.HTTPProvider(
+        settings.rpc_url, request_kwargs={"timeout": settings.rpc_timeout_seconds}, exception_retry_configuration=None
+    )
+    return Web3(provider)
 
 
 def embedded_chain_path(settings: Settings) -> Path:
@@ -62,13 +76,12 @@ def deploy_rpc(settings: Settings, *, operator_key: bytes, origin: str, chain_id
     no code yet (it must land there: the log's EIP-712 domain names it), then create the log
     if the registry does not have it. Returns what was done, for the operator to read."""
     from eth_account import Account
-    from web3 import Web3
 
     from ledger.chain.registry import Registry, RegistryReverted, log_id
 
     if not settings.rpc_url:
         raise ConfigError("set TDSL_RPC_URL: the embedded chain is deployed by `tdsl init` itself")
-    w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 30}))
+    w3 = _http_web3(settings)
     if w3.eth.chain_id != chain_id:
         raise ConfigError(f"the node's chain id is {w3.eth.chain_id}; this log anchors on chain {chain_id}")
     operator = Account.from_key(operator_key)
@@ -100,21 +113,19 @@ def deploy_rpc(settings: Settings, *, operator_key: bytes, origin: str, chain_id
 
 def rpc_chain_id(settings: Settings) -> int:
     """The chain id of ``TDSL_RPC_URL`` (``tdsl init`` takes it as the log's domain chain id)."""
-    from web3 import Web3
 
-    return Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 30})).eth.chain_id
+    return _http_web3(settings).eth.chain_id
 
 
 def open_chain(settings: Settings, *, chain_id: int, contract: str, operator_key: bytes | None) -> ChainAccess:
     """Open the log's chain: embedded unless ``TDSL_RPC_URL`` is set. Checks chain id and code."""
     from eth_account import Account
-    from web3 import Web3
 
     from ledger.chain.embedded import open_embedded_chain
     from ledger.chain.registry import Registry
 
     if settings.rpc_url:
-        w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 30}))
+        w3 = _http_web3(settings)
         close: Callable[[], None] = lambda: None  # noqa: E731
         final = False
     else:
@@ -132,4 +143,7 @@ def open_chain(settings: Settings, *, chain_id: int, contract: str, operator_key
         close()
         raise
     account = Account.from_key(operator_key) if operator_key is not None else None
-    return ChainAccess(registry, account, final, close)
+    return ChainAccess(
+        registry, account, final, close, stuck_seconds=settings.anchor_stuck_seconds,
+        max_fee_per_gas=int(settings.anchor_max_fee_gwei * 10**9),
+    )  # fmt: skip

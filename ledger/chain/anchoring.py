@@ -1,15 +1,10 @@
-"""Anchoring checkpoints on the registry, and checking a receipt's anchor against the chain.
+"""Confirming anchors, and checking a receipt's anchor against the chain.
 
-``anchor_latest`` is the anchorer's step, synchronous in this milestone: it reads the
-chain's head for the log first (the chain, not our rows, says what is anchored), refuses
-to go on if that head is not a head of our own tree, then sends one ``anchor`` with the
-consistency proof from the chain's head to the latest checkpoint and records the mined
-transaction. A reply lost after the transaction landed is found again from the
-registry's events, so it never leads to a second anchor.
+Sending anchors is ``ledger.chain.anchorer``'s job. Here:
 
-On the embedded chain a mined block is final (one in-process node, no reorgs), so rows
-are recorded ``final``; on a JSON-RPC chain they are recorded ``mined``, and moving them
-to ``final`` (or ``orphaned``) is the confirmer's job (not built yet).
+``confirm_anchors`` (JSON-RPC chains; on the embedded chain a mined block is final) moves
+``mined`` rows to ``final`` once deep enough, or to ``orphaned`` when a reorg removed
+their transaction — the anchorer then anchors that checkpoint again.
 
 ``RegistryAnchorReader`` is what ``ledger.verify.verify_receipt`` uses to check an
 anchor: ``rootAt(logId, tree_size)`` on chain must be the checkpoint's root, anchored in
@@ -21,74 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ledger.chain.registry import AnchorTx, Registry, RegistryReverted, log_id
-from ledger.errors import AnchorError, InconsistentTreeHead, VerificationError
+from ledger.chain.registry import Registry, log_id
+from ledger.errors import AnchorError, VerificationError
 from ledger.log import Ledger
 from ledger.receipt import Receipt
 from ledger.store import StoredAnchor
-
-
-def _stored(tree_size: int, tx: AnchorTx, chain_id: int, contract: str, status: str) -> StoredAnchor:
-    return StoredAnchor(
-        tree_size=tree_size, tx_hash="0x" + tx.tx_hash.hex(), chain_id=chain_id, contract=contract,
-        nonce=tx.nonce, block_number=tx.block_number, block_hash="0x" + tx.block_hash.hex(), status=status,
-    )  # fmt: skip
-
-
-def anchor_latest(ledger: Ledger, registry: Registry, account, *, final_when_mined: bool) -> StoredAnchor | None:
-    """Anchor the latest checkpoint if the chain does not have it yet; return its anchor row.
-
-    Returns None when there is no checkpoint. Raises ``InconsistentTreeHead`` when the
-    chain's head for this log is not a head of the stored tree (someone anchored another
-    history with the operator key, or the store was rewritten), and ``AnchorError`` for a
-    chain failure (nothing is recorded then).
-    """
-    if (registry.w3.eth.chain_id, registry.address) != (ledger.log.chain_id, ledger.log.contract):
-        raise AnchorError(
-            f"the registry is {registry.address} on chain {registry.w3.eth.chain_id}; this log's EIP-712 "
-            f"domain names {ledger.log.contract} on chain {ledger.log.chain_id}"
-        )
-    store, log = ledger.store, ledger.log.id
-    cp = store.latest_checkpoint(log)
-    if cp is None:
-        return None
-    status = "final" if final_when_mined else "mined"
-    lid = log_id(ledger.origin)
-    head = registry.head(lid)
-    if head.tree_size > cp.tree_size:
-        raise InconsistentTreeHead(
-            f"the chain's head for {ledger.origin!r} has size {head.tree_size}, beyond our latest checkpoint "
-            f"{cp.tree_size}: it was not anchored from this store"
-        )
-    if head.tree_size > 0 and store.root_at(log, head.tree_size, fresh=True) != head.root:
-        raise InconsistentTreeHead(
-            f"the chain's head for {ledger.origin!r} at size {head.tree_size} has root {head.root.hex()}, "
-            f"which is not the root of our tree at that size"
-        )
-    if head.tree_size == cp.tree_size:  # already there: find and record the transaction that did it
-        tx = registry.anchored_tx(lid, cp.tree_size)
-        if tx is None:
-            raise AnchorError(f"the chain's head is at size {cp.tree_size} but no TreeHeadAnchored event says so")
-        anchor = _stored(cp.tree_size, tx, ledger.log.chain_id, registry.address, status)
-    else:
-        proof = store.consistency_proof(log, head.tree_size, cp.tree_size, fresh=True)
-        try:
-            tx = registry.anchor(account, lid, cp.tree_size, cp.root_hash, proof)
-        except RegistryReverted as e:
-            raise AnchorError(f"the registry refused checkpoint {cp.tree_size}: {e}") from e
-        anchor = _stored(cp.tree_size, tx, ledger.log.chain_id, registry.address, status)
-    store.put_anchor(log, anchor)
-    return anchor
-
-
-def anchor_if_behind(ledger: Ledger, registry: Registry, account, *, final_when_mined: bool) -> StoredAnchor | None:
-    """``anchor_latest`` when the latest checkpoint has no anchor row yet (no chain read otherwise)."""
-    cp = ledger.store.latest_checkpoint(ledger.log.id)
-    if cp is None:
-        return None
-    if ledger.store.anchored_size(ledger.log.id) >= cp.tree_size:
-        return None
-    return anchor_latest(ledger, registry, account, final_when_mined=final_when_mined)
 
 
 def confirm_anchors(ledger: Ledger, registry: Registry, *, confirmations: int) -> list[StoredAnchor]:
@@ -98,10 +30,9 @@ def confirm_anchors(ledger: Ledger, registry: Registry, *, confirmations: int) -
     recorded block with ``confirmations`` blocks on top (or at or below the node's
     ``finalized`` block, where the node has one) makes it ``final``; a receipt in another
     block (re-included after a reorg) updates the block; no receipt, or a recorded block no
-    longer canonical, makes it ``orphaned`` (a reverted one ``failed``) — ``anchor_if_behind``
+    longer canonical, makes it ``orphaned`` (a reverted one ``failed``) — the anchorer
     then anchors the checkpoint again from whatever head the chain has now. Returns the
-    rows it changed. (``submitted``, a sent transaction not yet mined, is not used yet:
-    ``Registry.anchor`` waits for the receipt before anything is recorded.)
+    rows it changed.
     """
     w3 = registry.w3
     changed: list[StoredAnchor] = []

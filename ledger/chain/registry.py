@@ -23,8 +23,8 @@ The calls and their contract:
     artifact's deployed bytecode (an address with no code included).
 ``create_log``, ``anchor``, ``transfer_operator``  — transactions
     Each one: reads the account's pending nonce, the chain id and EIP-1559 fees from the
-    node (``maxPriorityFeePerGas`` from ``eth_maxPriorityFeePerGas``, ``maxFeePerGas`` =
-    twice the latest base fee plus that tip), estimates gas — which executes the call
+    node (``ledger.chain.transactions.suggest_fees``: the node's tip, and twice the next
+    base fee plus that tip), estimates gas — which executes the call
     first, so a call that would revert raises ``RegistryReverted`` *before* anything is
     signed or sent and no nonce is used — then signs locally, sends the raw transaction and
     waits (``timeout`` seconds, default 120) for its receipt, i.e. for it to be mined in
@@ -32,6 +32,10 @@ The calls and their contract:
     transaction mined but reverted (the state changed between estimate and inclusion) is
     replayed as a call to decode its error, and raises ``RegistryReverted`` with
     ``tx_hash`` set. They return an ``AnchorTx`` (hash, block number and hash, gas used).
+    These synchronous calls are for one-off operator actions and tests; the ledger's own
+    anchoring goes through ``ledger.chain.anchorer`` (write-ahead, resend, fee bumps).
+``anchor_call``
+    The unsent ``anchor(...)`` call with its arguments checked. No chain access.
 ``head``, ``root_at``, ``verify_inclusion``  — reads (``eth_call`` at ``latest``)
     Return a ``Head``, an ``AnchoredRoot``, a bool. They revert (``RegistryReverted``)
     ``UnknownLog`` / ``TreeSizeNotAnchored`` as the contract documents;
@@ -395,13 +399,18 @@ class Registry:
         self, account: Any, log_id: bytes, tree_size: int, root: bytes, consistency_proof: Sequence[bytes]
     ) -> AnchorTx:
         """``anchor(...)``: the head (``tree_size``, ``root``), proven to extend the last one."""
-        args = (
+        what = f"anchor on {self.address}"
+        receipt, nonce = _send(self.w3, account, what, self.anchor_call(log_id, tree_size, root, consistency_proof), self.timeout)
+        return _anchor_tx(receipt, nonce)
+
+    def anchor_call(self, log_id: bytes, tree_size: int, root: bytes, consistency_proof: Sequence[bytes]) -> Any:
+        """The unsent ``anchor(...)`` call, arguments checked (for ``ledger.chain.anchorer``)."""
+        return self._contract.functions.anchor(
             _bytes32("log_id", log_id),
             _uint64("tree_size", tree_size),
             _bytes32("root", root),
             _proof("consistency_proof", consistency_proof),
         )
-        return self._transact(account, "anchor", *args)
 
     def transfer_operator(self, account: Any, log_id: bytes, new_operator: str) -> AnchorTx:
         """``transferOperator(logId, newOperator)``: hand the log over. A transaction."""
@@ -431,13 +440,22 @@ class Registry:
         return AnchoredRoot(root=bytes(root), block_number=block, timestamp=ts)
 
     def anchored_tx(self, log_id: bytes, tree_size: int) -> AnchorTx | None:
-        """The transaction that anchored ``tree_size`` (from ``TreeHeadAnchored`` events), if any.
+        """The transaction that anchored ``tree_size``, if the chain has that head; else None.
 
-        How a sender whose reply was lost learns that its transaction landed.
+        How a sender whose reply was lost learns that its transaction landed. ``rootAt``
+        names the block, so only that block's ``TreeHeadAnchored`` events are read (no scan
+        of the chain's history).
         """
+        try:
+            anchored = self.root_at(log_id, tree_size)
+        except RegistryReverted as e:
+            if e.error_name in ("TreeSizeNotAnchored", "UnknownLog"):
+                return None
+            raise
         args = {"logId": _bytes32("log_id", log_id), "treeSize": _uint64("tree_size", tree_size)}
+        block = anchored.block_number
         with _chain_call(f"TreeHeadAnchored events on {self.address}"):
-            events = self._contract.events.TreeHeadAnchored.get_logs(argument_filters=args, from_block=0)
+            events = self._contract.events.TreeHeadAnchored.get_logs(argument_filters=args, from_block=block, to_block=block)
             if not events:
                 return None
             ev = events[-1]
@@ -463,16 +481,6 @@ class Registry:
 # -- sending --------------------------------------------------------------------------------
 
 
-def _fees(w3: Web3) -> dict[str, int]:
-    """EIP-1559 fees from the node: its suggested tip, and twice the base fee on top."""
-    latest = w3.eth.get_block("latest")
-    base_fee = latest.get("baseFeePerGas")
-    if base_fee is None:
-        raise AnchorError("the chain has no EIP-1559 base fee (a pre-London chain is not supported)")
-    tip = w3.eth.max_priority_fee
-    return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * base_fee + tip}
-
-
 def _send(w3: Web3, account: Any, what: str, call: Any, timeout: float) -> tuple[Any, int]:
     """Estimate (a revert raises here, nothing sent), sign, send, wait for the receipt.
 
@@ -481,12 +489,16 @@ def _send(w3: Web3, account: Any, what: str, call: Any, timeout: float) -> tuple
     sender = getattr(account, "address", None)
     if sender is None or not hasattr(account, "sign_transaction"):
         raise InvalidArgument(f"{what}: account must be an eth_account LocalAccount, got {type(account).__name__}")
+    from ledger.chain.transactions import suggest_fees  # it builds on this module
+
+    fees = suggest_fees(w3)
     with _chain_call(what):
         params = {
             "from": sender,
             "nonce": w3.eth.get_transaction_count(sender, "pending"),
             "chainId": w3.eth.chain_id,
-            **_fees(w3),
+            "maxFeePerGas": fees.max_fee_per_gas,
+            "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
         }
         tx = call.build_transaction(params)  # runs eth_estimateGas: reverts surface here
         signed = account.sign_transaction(tx)

@@ -102,6 +102,12 @@ class AnchorRow(SQLModel, table=True):
     block_hash: str | None = Field(default=None, max_length=66)
     status: str = Field(max_length=10)
     updated_at: datetime
+    # The write-ahead of the signed transaction (DESIGN §5 "submitted"): recorded before it
+    # is broadcast, so a crash after sending loses nothing and it can be sent again as is.
+    raw_tx: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    max_fee_per_gas: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    max_priority_fee_per_gas: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    sent_at: datetime | None = None
 
 
 class ParticipantRow(SQLModel, table=True):

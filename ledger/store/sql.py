@@ -26,12 +26,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from ledger import merkle, tiles
 from ledger.errors import Conflict, CorruptStore, NotFound
+from ledger.store import lease
 from ledger.store.models import (
     AnchorRow,
     CheckpointRow,
@@ -73,6 +74,17 @@ def _now() -> datetime:
 def _crossed_power_of_two(old: int, new: int) -> bool:
     """Whether growing from ``old`` to ``new`` reached a power of two ≥ 1024 above ``old``."""
     return new >= max(1024, 1 << old.bit_length())
+
+
+def _anchor(r) -> StoredAnchor:
+    sent_at = r.sent_at
+    if sent_at is not None and sent_at.tzinfo is None:  # SQLite keeps no zone; we write UTC
+        sent_at = sent_at.replace(tzinfo=UTC)
+    return StoredAnchor(
+        r.tree_size, r.tx_hash, r.chain_id, r.contract, r.nonce, r.block_number, r.block_hash, r.status,
+        raw_tx=None if r.raw_tx is None else bytes(r.raw_tx), max_fee_per_gas=r.max_fee_per_gas,
+        max_priority_fee_per_gas=r.max_priority_fee_per_gas, sent_at=sent_at,
+    )  # fmt: skip
 
 
 def make_engine(url: str) -> Engine:
@@ -119,10 +131,31 @@ class SQLStore:
         self._cache_lock = threading.Lock()
 
     def create_schema(self) -> None:
+        """Create missing tables, and add nullable columns a newer release introduced.
+
+        The only migration there is: a column added to a model later is nullable and is
+        added with ``ALTER TABLE ... ADD COLUMN`` to a database created before it (e.g.
+        the anchors' write-ahead columns). Nothing is ever dropped or rewritten.
+        """
         SQLModel.metadata.create_all(self.engine)
+        have = inspect(self.engine)
+        with self._write() as conn:
+            for table in SQLModel.metadata.sorted_tables:
+                present = {c["name"] for c in have.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name not in present and column.nullable:
+                        kind = column.type.compile(dialect=self.engine.dialect)
+                        conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def try_lock_sealer(self, log: int) -> lease.SealerLock | None:
+        """The right to run the sealer/anchorer of ``log``, or None while another holds it.
+
+        Never blocks; see ``ledger.store.lease`` for what is locked and how.
+        """
+        return lease.try_lock_sealer(self.engine, self.url, log)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -545,7 +578,8 @@ class SQLStore:
         values = dict(
             chain_id=anchor.chain_id, contract=anchor.contract, nonce=anchor.nonce,
             block_number=anchor.block_number, block_hash=anchor.block_hash, status=anchor.status,
-            updated_at=_now(),
+            raw_tx=anchor.raw_tx, max_fee_per_gas=anchor.max_fee_per_gas,
+            max_priority_fee_per_gas=anchor.max_priority_fee_per_gas, sent_at=anchor.sent_at, updated_at=_now(),
         )
         key = (_anchors.c.log == log, _anchors.c.tree_size == anchor.tree_size, _anchors.c.tx_hash == anchor.tx_hash)
         with self._write() as conn:
@@ -563,9 +597,7 @@ class SQLStore:
         )
         with self._read() as conn:
             r = conn.execute(q).one_or_none()
-        if r is None:
-            return None
-        return StoredAnchor(r.tree_size, r.tx_hash, r.chain_id, r.contract, r.nonce, r.block_number, r.block_hash, r.status)
+        return None if r is None else _anchor(r)
 
     def anchored_size(self, log: int) -> int:
         """The largest tree size with a ``mined`` or ``final`` anchor (0 if none)."""
@@ -582,10 +614,7 @@ class SQLStore:
             q = q.where(_anchors.c.status == status)
         with self._read() as conn:
             rows = conn.execute(q.order_by(_anchors.c.tree_size, _anchors.c.updated_at)).all()
-        return [
-            StoredAnchor(r.tree_size, r.tx_hash, r.chain_id, r.contract, r.nonce, r.block_number, r.block_hash, r.status)
-            for r in rows
-        ]
+        return [_anchor(r) for r in rows]
 
     # -- participants and tokens ---------------------------------------------------
 

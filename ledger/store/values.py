@@ -91,6 +91,11 @@ class StoredAnchor:
     block_number: int | None
     block_hash: str | None
     status: str  # submitted / mined / final / orphaned / failed
+    # the signed transaction and its EIP-1559 fees, written before it is broadcast
+    raw_tx: bytes | None = None
+    max_fee_per_gas: int | None = None
+    max_priority_fee_per_gas: int | None = None
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -141,7 +141,7 @@ class World:
         return self.ledger.seal()
 
     def anchor(self):
-        from ledger.chain.anchoring import anchor_latest
+        from ledger.chain.anchorer import anchor_latest
 
         a = anchor_latest(self.ledger, self.registry, self.operator, final_when_mined=self.final_when_mined)
         assert a is not None
