@@ -183,3 +183,62 @@ def test_the_anchorer_refuses_a_chain_head_that_is_not_ours(setup: Setup):
     s.registry.anchor(s.operator, log_id(s.ledger.origin), 2, merkle.root_hash([merkle.leaf_hash(b"x")] * 2), [])
     with pytest.raises(InconsistentTreeHead, match="not the root of our tree"):
         anchor_latest(s.ledger, s.registry, s.operator, final_when_mined=s.final_when_mined)
+
+
+class _Crash(Exception):
+    pass
+
+
+def _anchorer(s: Setup, crash_at: str | None = None):
+    from ledger.chain.anchorer import Anchorer, AnchorPolicy
+
+    def on_event(event: str, row) -> None:
+        if event == crash_at:
+            raise _Crash(event)  # the process dies here: nothing after this point runs
+
+    return Anchorer(s.ledger, s.registry, s.operator, AnchorPolicy(final_when_mined=s.final_when_mined),
+                    on_event=on_event)  # fmt: skip
+
+
+@pytest.mark.parametrize("crash_at", ["written", "sent"])
+def test_a_crash_after_the_write_ahead_neither_loses_nor_repeats_the_anchor(setup: Setup, crash_at: str):
+    """The signed transaction is stored before it is sent: after a crash right after the
+    write (never sent) or right after the send (never recorded), the next anchorer sends
+    or finds that same transaction: one anchor, same hash, same nonce."""
+    s = setup
+    rid = _add(s, 3)[0]
+    s.ledger.seal()
+    nonce_before = s.registry.w3.eth.get_transaction_count(s.operator.address)
+    with pytest.raises(_Crash):
+        _anchorer(s, crash_at).step()
+    [row] = s.ledger.store.anchors(s.ledger.log.id)
+    assert row.status == "submitted" and row.raw_tx and row.nonce == nonce_before
+    sent = s.registry.w3.eth.get_transaction_count(s.operator.address)
+    assert sent == nonce_before + (crash_at == "sent")  # automining chains: sent means mined
+    after = _anchorer(s).step()
+    assert [(a.tx_hash, a.status) for a in after] == [(row.tx_hash, "final" if s.final_when_mined else "mined")]
+    assert s.registry.w3.eth.get_transaction_count(s.operator.address) == nonce_before + 1
+    assert s.registry.head(log_id(s.ledger.origin)).tree_size == row.tree_size
+    assert _anchorer(s).step() == []  # nothing more to do
+    _verify(s, s.ledger.receipt(rid))
+
+
+@pytest.mark.parametrize("setup", ["anvil"], indirect=True)  # the embedded chain mines as it is sent
+def test_one_transaction_in_flight_per_key(setup: Setup):
+    """While an anchor is submitted and not mined, a newer checkpoint waits for it."""
+    s = setup
+    s.registry.w3.provider.make_request("evm_setAutomine", [False])
+    _add(s, 2)
+    s.ledger.seal()
+    anchorer = _anchorer(s)
+    [first] = anchorer.step()
+    _add(s, 2)
+    second = s.ledger.seal().tree_size
+    assert anchorer.step() == []  # the second checkpoint is not sent while the first is in flight
+    assert [a.tx_hash for a in anchorer.in_flight()] == [first.tx_hash]
+    s.registry.w3.provider.make_request("evm_mine", [])
+    changed = anchorer.step()  # the first is recorded mined, then the second is sent
+    assert [(a.tree_size, a.status) for a in changed] == [(first.tree_size, "mined"), (second, "submitted")]
+    assert changed[1].nonce == first.nonce + 1
+    s.registry.w3.provider.make_request("evm_mine", [])
+    assert [(a.tree_size, a.status) for a in anchorer.step()] == [(second, "mined")]

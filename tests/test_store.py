@@ -193,3 +193,35 @@ def test_statistics_refresh_points_are_powers_of_two_from_1024():
     assert _crossed_power_of_two(1023, 1024) and _crossed_power_of_two(0, 5000) and _crossed_power_of_two(4095, 4096)
     assert not _crossed_power_of_two(1024, 2047) and not _crossed_power_of_two(0, 1023)
     assert [n for n in range(1, 70_000) if _crossed_power_of_two(n - 1, n)] == [2**k for k in range(10, 17)]
+
+
+def test_anchor_rows_keep_the_write_ahead_and_an_older_database_gains_its_columns(store, log, database_url):
+    """A database made before the anchors' write-ahead columns existed gets them (nullable,
+    ALTER TABLE ... ADD COLUMN) when the schema is created again; its rows are untouched."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import inspect, text
+
+    from ledger.store import StoredAnchor
+
+    sent_at = datetime(2026, 11, 27, 5, 0, 1, tzinfo=UTC)
+    row = StoredAnchor(7, "0x" + "aa" * 32, 1, "0x" + "00" * 20, 3, None, None, "submitted", raw_tx=b"\x02raw",
+                       max_fee_per_gas=3 * 10**9, max_priority_fee_per_gas=10**9, sent_at=sent_at)  # fmt: skip
+    store.put_anchor(log, row)
+    assert store.anchors(log) == [row]
+    new_columns = ("raw_tx", "max_fee_per_gas", "max_priority_fee_per_gas", "sent_at")
+    with store.engine.begin() as conn:
+        for column in new_columns:  # back to the schema of the earlier release
+            conn.execute(text(f'ALTER TABLE anchors DROP COLUMN "{column}"'))
+    older = SQLStore(database_url)
+    try:
+        assert not set(new_columns) & {c["name"] for c in inspect(older.engine).get_columns("anchors")}
+        older.create_schema()
+        assert set(new_columns) <= {c["name"] for c in inspect(older.engine).get_columns("anchors")}
+        [kept] = older.anchors(log)
+        assert (kept.tx_hash, kept.nonce, kept.status, kept.raw_tx, kept.sent_at) == (row.tx_hash, 3, "submitted", None, None)
+        older.put_anchor(log, row)
+        assert older.anchors(log) == [row]
+        older.create_schema()  # idempotent
+    finally:
+        older.close()

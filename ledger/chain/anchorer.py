@@ -94,18 +94,27 @@ class Anchorer:
         self._log, self._lid = ledger.log.id, log_id(ledger.origin)
         self._on_event = on_event
         self._clock = clock
+        self._sends = 0  # transactions the node accepted, to track each once more at once
 
     # -- the step ------------------------------------------------------------------------
 
     def step(self) -> list[StoredAnchor]:
-        """Track what is in flight; if nothing is, anchor the latest checkpoint. Rows written."""
+        """Track what is in flight; if nothing is, anchor the latest checkpoint. Rows written.
+
+        After anything is sent it is tracked once more at once: an automining node (the
+        embedded chain, anvil by default) has mined it already.
+        """
+        sends = self._sends
         written = self._track()
+        if self._sends != sends:
+            written += self._track()
         if not self.in_flight():
+            sends = self._sends
             new = self._anchor_latest()
             if new is not None:
                 written.append(new)
-                if new.status == "submitted":
-                    written += self._track()
+            if self._sends != sends:
+                written += self._track()
         return written
 
     def in_flight(self) -> list[StoredAnchor]:
@@ -261,6 +270,7 @@ class Anchorer:
         assert row.raw_tx is not None
         outcome = broadcast(self.w3, row.raw_tx, f"send anchor {row.tx_hash}")
         if outcome in (Sent.ACCEPTED, Sent.ALREADY_KNOWN):
+            self._sends += 1
             log.info("%s anchor of checkpoint %d: %s (nonce %d)", event, row.tree_size, row.tx_hash, row.nonce)
             if self._on_event is not None:
                 self._on_event(event, row)

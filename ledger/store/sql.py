@@ -78,7 +78,7 @@ def _crossed_power_of_two(old: int, new: int) -> bool:
 
 def _anchor(r) -> StoredAnchor:
     sent_at = r.sent_at
-    if sent_at is not None and sent_at.tzinfo is None:  # SQLite keeps no zone; we write UTC
+    if sent_at is not None and sent_at.tzinfo is None:  # stored without a zone, as UTC
         sent_at = sent_at.replace(tzinfo=UTC)
     return StoredAnchor(
         r.tree_size, r.tx_hash, r.chain_id, r.contract, r.nonce, r.block_number, r.block_hash, r.status,
@@ -114,7 +114,8 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # Timestamps are stored without a zone and meant as UTC: make every session agree.
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
 
 
 class SQLStore:
