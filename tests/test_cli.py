@@ -329,6 +329,11 @@ def test_init_deploys_the_registry_and_anchor_makes_receipts_verifiable_on_chain
     assert rc == 1 and "anchored in block" in err
     rc, out, err = run(capsys, "anchor", "--data-dir", data_dir)  # nothing new: the same anchor
     assert rc == 0 and "anchored checkpoint 3" in out
+    ledger = open_data_dir(Settings(data_dir=data_dir))
+    with ledger.store.try_lock_sealer(ledger.log.id):  # a running server holds the log's sealer lock
+        rc, out, err = run(capsys, "anchor", "--data-dir", data_dir)
+    assert rc == 1 and "another process runs the sealer and anchorer of this log" in err and out == ""
+    ledger.store.close()
 
 
 def test_audit_passes_on_a_sound_log_and_fails_on_a_forged_entry(

@@ -7,7 +7,7 @@ Per chain, one fresh ledger (SQLite file in a temp dir) and a freshly deployed
 - **embedded** — ``open_embedded_chain`` on a temp file (py-evm in this process). An
   anchor is recorded ``final`` when mined: one in-process node, no reorgs, finality is
   immediate by design.
-- **anvil** — ``node_modules/.bin/anvil`` on a free loopback port (started like
+- **anvil** — npm's anvil binary on a free loopback port (started by
   tests/anvil.py), automine on: a transaction is mined as it arrives. An anchor is recorded
   ``mined``; it is final after N confirmations: N blocks mined with ``evm_mine``, then
   ``confirm_anchors(confirmations=N)``. On a real chain those N blocks take block time × N;
@@ -16,8 +16,9 @@ Per chain, one fresh ledger (SQLite file in a temp dir) and a freshly deployed
 Measured:
 
 1. **latency**, over R rounds of appending a batch (default 1,000 records, ``Ledger.submit``)
-   then: (a) ``Ledger.seal``; (b) ``anchor_latest`` (chain head read, consistency proof
-   from the store, ``anchor`` transaction, receipt); (c) seal → final (a + b, plus for anvil
+   then: (a) ``Ledger.seal``; (b) ``anchor_latest`` (the anchorer's steps: chain head
+   read, consistency proof from the store, ``anchor`` signed, written ``submitted``,
+   broadcast, its receipt read, the row ``mined``/``final``); (c) seal → final (a + b, plus for anvil
    mining N blocks and ``confirm_anchors``). Median and p95.
 2. **throughput** — checkpoints anchored per second back to back (one record appended
    between checkpoints, not timed: seal + anchor [+ confirm] only), and records per second
