@@ -5,7 +5,9 @@ number at least ``every_entries`` or the oldest of them was appended at least
 ``interval_seconds`` ago. ``SealerHalted`` — the stored tree does not extend the last
 checkpoint — stops the loop for good, logged as critical: an operator must investigate,
 and ``/v1/health`` reports unhealthy meanwhile. Any other error is logged and retried
-with exponential backoff (up to ``max_backoff_seconds``).
+with exponential backoff (up to ``max_backoff_seconds``). ``InconsistentTreeHead`` — the
+chain's head for the log is not a head of the stored tree, so either the store was
+rewritten or the operator key anchored another history — halts it the same way.
 
 One sealer and anchorer per log (DESIGN §9): the loop runs only while it holds the log's
 sealer lock (``SQLStore.try_lock_sealer``: a PostgreSQL advisory lock, or a lock file
@@ -24,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from ledger.chain.access import ChainAccess
 from ledger.chain.anchorer import Anchorer, anchorer_for
 from ledger.chain.anchoring import confirm_anchors
-from ledger.errors import AnchorError, CorruptStore
+from ledger.errors import AnchorError, CorruptStore, InconsistentTreeHead
 from ledger.log import Ledger
 
 log = logging.getLogger("api.sealer")
@@ -139,9 +141,9 @@ class Sealer:
                         for a in confirm_anchors(self.ledger, self.chain.registry, confirmations=self.confirmations):
                             log.info("anchor of checkpoint %d (%s) is now %s", a.tree_size, a.tx_hash, a.status)
                 failures, self.detail = 0, None
-            except CorruptStore as e:
+            except (CorruptStore, InconsistentTreeHead) as e:
                 self.state, self.detail = "halted", str(e)
-                log.critical("sealer halted, no checkpoint will be signed until an operator intervenes: %s", e)
+                log.critical("sealer halted, nothing will be signed or anchored until an operator intervenes: %s", e)
                 return
             except Exception as e:  # noqa: BLE001 - logged, retried with backoff
                 failures += 1

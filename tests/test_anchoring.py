@@ -242,3 +242,30 @@ def test_one_transaction_in_flight_per_key(setup: Setup):
     assert changed[1].nonce == first.nonce + 1
     s.registry.w3.provider.make_request("evm_mine", [])
     assert [(a.tree_size, a.status) for a in anchorer.step()] == [(second, "mined")]
+
+
+@pytest.mark.parametrize("setup", ["embedded"], indirect=True)
+def test_the_server_loop_halts_on_a_chain_head_that_is_not_ours(setup: Setup):
+    """The sealer loop stops (health: halted) instead of retrying forever against a foreign head."""
+    import time
+
+    from api.sealer import Sealer
+    from ledger.chain.access import ChainAccess
+
+    s = setup
+    _add(s, 2)
+    s.ledger.seal()
+    s.registry.anchor(s.operator, log_id(s.ledger.origin), 2, merkle.root_hash([merkle.leaf_hash(b"x")] * 2), [])
+    chain = ChainAccess(s.registry, s.operator, final_when_mined=True, close=lambda: None)
+    sealer = Sealer(s.ledger, every_entries=1, interval_seconds=0.1, poll_seconds=0.05, chain=chain)
+    sealer.start()
+    try:
+        deadline = time.monotonic() + 20
+        while sealer.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not sealer.is_alive(), "the sealer kept running against a foreign chain head"
+    finally:
+        sealer.stop()
+    assert (sealer.state, sealer.healthy) == ("halted", False)
+    assert "not the root of our tree" in sealer.detail
+    assert s.ledger.store.anchors(s.ledger.log.id) == []  # nothing was anchored or recorded

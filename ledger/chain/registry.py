@@ -7,7 +7,7 @@ and nothing is sent through the node's own accounts (``eth_sendTransaction``).
 
 The calls and their contract:
 
-``load_artifact()``
+``load_artifact()`` (from ``ledger.chain.rpc``)
     The committed build ``contracts/build/AnchorRegistry.json`` (abi, creation bytecode,
     deployed bytecode). No chain access.
 ``log_id(origin)``
@@ -41,8 +41,8 @@ The calls and their contract:
     ``UnknownLog`` / ``TreeSizeNotAnchored`` as the contract documents;
     ``verify_inclusion`` returns False, never raises, for a bad proof.
 
-Errors: every failure is an ``ledger.errors.AnchorError`` raised ``from`` the web3 (or
-eth-tester) exception. A custom-error revert is a ``RegistryReverted`` carrying the
+Errors (``ledger.chain.rpc``): every failure is an ``ledger.errors.AnchorError`` raised
+``from`` the web3 (or eth-tester) exception. A custom-error revert is a ``RegistryReverted`` carrying the
 error's name and decoded values, matched by 4-byte selector against the ABI's error
 entries (``Error(string)`` and ``Panic(uint256)`` too). Bad arguments (a hash that is not
 32 bytes, a size out of ``uint64``, an invalid address) raise ``InvalidArgument``, which
@@ -51,27 +51,26 @@ is also a ``ValueError``, before the chain is touched.
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import eth_abi
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_utils import is_address, to_checksum_address
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
+from web3.exceptions import TimeExhausted
 
+from ledger.chain.rpc import (
+    Artifact,
+    InvalidArgument,
+    RegistryReverted,
+    chain_call,
+    load_artifact,
+    revert_data_of,
+    reverted,
+)
+from ledger.chain.transactions import suggest_fees
 from ledger.errors import AnchorError
-
-try:  # the embedded chain's own revert exception (eth-tester is a test dependency)
-    from eth_tester.exceptions import TransactionFailed as _EthTesterFailed
-except ImportError:  # pragma: no cover - eth-tester absent
-    _EthTesterFailed = None
 
 __all__ = [
     "AnchoredRoot",
@@ -86,21 +85,12 @@ __all__ = [
     "log_id",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ARTIFACT_PATH = REPO_ROOT / "contracts" / "build" / "AnchorRegistry.json"
-
 UINT64_MAX = 2**64 - 1
 DEFAULT_TIMEOUT = 120.0
 
-_ERROR_STRING = keccak(text="Error(string)")[:4]
-_PANIC = keccak(text="Panic(uint256)")[:4]
 
 
 # -- errors -------------------------------------------------------------------------
-
-
-class InvalidArgument(AnchorError, ValueError):
-    """An argument the contract cannot take (wrong length, out of range, not an address)."""
 
 
 class LookAlikeContract(AnchorError):
@@ -112,40 +102,7 @@ class LookAlikeContract(AnchorError):
         self.code_sha256 = code_sha256
 
 
-class RegistryReverted(AnchorError):
-    """The registry reverted; ``error_name`` and ``args_decoded`` are its custom error.
-
-    ``error_name`` is ``None`` when the revert data matches no known error (``data`` then
-    holds it raw). ``tx_hash`` is set when the revert happened in a mined transaction
-    rather than in the pre-flight call.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        error_name: str | None,
-        args_decoded: tuple[Any, ...],
-        data: bytes,
-        tx_hash: bytes | None = None,
-    ):
-        super().__init__(message)
-        self.error_name = error_name
-        self.args_decoded = args_decoded
-        self.data = data
-        self.tx_hash = tx_hash
-
-
 # -- typed values ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """The committed build of AnchorRegistry."""
-
-    abi: tuple[dict[str, Any], ...]
-    bytecode: bytes
-    deployed_bytecode: bytes
 
 
 @dataclass(frozen=True)
@@ -181,129 +138,11 @@ class AnchorTx:
 # -- artifact and ids ----------------------------------------------------------------------
 
 
-def _hex_bytes(value: str) -> bytes:
-    return bytes.fromhex(value.removeprefix("0x"))
-
-
-@cache
-def load_artifact() -> Artifact:
-    """The committed ABI and bytecode (``contracts/build/AnchorRegistry.json``)."""
-    try:
-        data = json.loads(ARTIFACT_PATH.read_text())
-        return Artifact(
-            abi=tuple(data["abi"]),
-            bytecode=_hex_bytes(data["bytecode"]),
-            deployed_bytecode=_hex_bytes(data["deployedBytecode"]),
-        )
-    except (OSError, ValueError, KeyError) as exc:
-        raise AnchorError(f"cannot read the AnchorRegistry build {ARTIFACT_PATH}: {exc}") from exc
-
-
 def log_id(origin: str) -> bytes:
     """The contract's log id of a log: ``SHA-256(origin)`` (DESIGN §4)."""
     if not isinstance(origin, str):
         raise TypeError(f"origin must be str, got {type(origin).__name__}")
     return hashlib.sha256(origin.encode("utf-8")).digest()
-
-
-# -- revert decoding ---------------------------------------------------------------------
-
-
-def _error_table(abi: Sequence[dict[str, Any]]) -> dict[bytes, tuple[str, tuple[str, ...]]]:
-    table: dict[bytes, tuple[str, tuple[str, ...]]] = {
-        _ERROR_STRING: ("Error", ("string",)),
-        _PANIC: ("Panic", ("uint256",)),
-    }
-    for item in abi:
-        if item.get("type") == "error":
-            types = tuple(i["type"] for i in item["inputs"])
-            table[keccak(text=f"{item['name']}({','.join(types)})")[:4]] = (item["name"], types)
-    return table
-
-
-@cache
-def _artifact_errors() -> dict[bytes, tuple[str, tuple[str, ...]]]:
-    return _error_table(load_artifact().abi)
-
-
-def decode_revert(data: bytes, abi: Sequence[dict[str, Any]] | None = None) -> tuple[str, tuple[Any, ...]] | None:
-    """``(error name, values)`` of revert ``data``, or None if no known error matches.
-
-    Addresses come back checksummed, ``bytesN`` as ``bytes``.
-    """
-    table = _error_table(abi) if abi is not None else _artifact_errors()
-    entry = table.get(bytes(data[:4]))
-    if entry is None:
-        return None
-    name, types = entry
-    try:
-        values = eth_abi.decode(list(types), bytes(data[4:]))
-    except Exception:  # eth_abi's DecodingError and friends: not this error after all
-        return None
-    return name, tuple(to_checksum_address(v) if t == "address" else v for t, v in zip(types, values))
-
-
-def _revert_data_of(exc: BaseException) -> bytes | None:
-    """The raw revert data carried by a web3 or eth-tester exception (or its causes)."""
-    seen: set[int] = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if isinstance(e, ContractLogicError) and isinstance(e.data, str | bytes):
-            try:
-                return _hex_bytes(e.data) if isinstance(e.data, str) else bytes(e.data)
-            except ValueError:
-                pass
-        if _EthTesterFailed is not None and isinstance(e, _EthTesterFailed) and e.args:
-            # "execution reverted: b'<revert data>'"
-            text = str(e.args[0]).removeprefix("execution reverted: ")
-            try:
-                value = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                value = None
-            if isinstance(value, bytes):
-                return value
-            if isinstance(value, str) and value.startswith("0x"):
-                try:
-                    return _hex_bytes(value)
-                except ValueError:
-                    pass
-        e = e.__cause__ or e.__context__
-    return None
-
-
-def _reverted(what: str, data: bytes, exc_tx_hash: bytes | None = None) -> RegistryReverted:
-    decoded = decode_revert(data)
-    if decoded is None:
-        return RegistryReverted(
-            f"{what} reverted with unknown data 0x{data.hex()}", error_name=None, args_decoded=(), data=data, tx_hash=exc_tx_hash
-        )
-    name, values = decoded
-    shown = ", ".join("0x" + v.hex() if isinstance(v, bytes) else str(v) for v in values)
-    return RegistryReverted(
-        f"{what} reverted: {name}({shown})", error_name=name, args_decoded=values, data=data, tx_hash=exc_tx_hash
-    )
-
-
-_CHAIN_ERRORS: tuple[type[BaseException], ...] = (Web3Exception, OSError) + (
-    (_EthTesterFailed,) if _EthTesterFailed is not None else ()
-)
-
-
-@contextmanager
-def _chain_call(what: str) -> Iterator[None]:
-    """Turn web3 / eth-tester / transport failures into AnchorError, ``from`` the original."""
-    try:
-        yield
-    except AnchorError:
-        raise
-    except Exception as exc:
-        data = _revert_data_of(exc)
-        if data is not None:
-            raise _reverted(what, data) from exc
-        if isinstance(exc, _CHAIN_ERRORS):
-            raise AnchorError(f"{what} failed: {exc}") from exc
-        raise
 
 
 # -- argument checks ---------------------------------------------------------------------
@@ -370,7 +209,7 @@ class Registry:
 
     def verify_code(self) -> None:
         """Raise ``LookAlikeContract`` unless the code here is the artifact's deployed bytecode."""
-        with _chain_call(f"eth_getCode {self.address}"):
+        with chain_call(f"eth_getCode {self.address}"):
             code = bytes(self.w3.eth.get_code(self.address))
         if code == self._artifact.deployed_bytecode:
             return
@@ -428,14 +267,14 @@ class Registry:
     def head(self, log_id: bytes) -> Head:
         """``head(logId)``: the latest anchored head (size 0, the empty root, zeros before any)."""
         log_id = _bytes32("log_id", log_id)
-        with _chain_call(f"head on {self.address}"):
+        with chain_call(f"head on {self.address}"):
             size, root, block, ts = self._contract.functions.head(log_id).call()
         return Head(tree_size=size, root=bytes(root), block_number=block, timestamp=ts)
 
     def root_at(self, log_id: bytes, tree_size: int) -> AnchoredRoot:
         """``rootAt(logId, treeSize)``: the head anchored at exactly ``tree_size``."""
         args = (_bytes32("log_id", log_id), _uint64("tree_size", tree_size))
-        with _chain_call(f"rootAt on {self.address}"):
+        with chain_call(f"rootAt on {self.address}"):
             root, block, ts = self._contract.functions.rootAt(*args).call()
         return AnchoredRoot(root=bytes(root), block_number=block, timestamp=ts)
 
@@ -454,7 +293,7 @@ class Registry:
             raise
         args = {"logId": _bytes32("log_id", log_id), "treeSize": _uint64("tree_size", tree_size)}
         block = anchored.block_number
-        with _chain_call(f"TreeHeadAnchored events on {self.address}"):
+        with chain_call(f"TreeHeadAnchored events on {self.address}"):
             events = self._contract.events.TreeHeadAnchored.get_logs(argument_filters=args, from_block=block, to_block=block)
             if not events:
                 return None
@@ -474,7 +313,7 @@ class Registry:
             _bytes32("leaf_hash", leaf_hash),
             _proof("proof", proof),
         )
-        with _chain_call(f"verifyInclusion on {self.address}"):
+        with chain_call(f"verifyInclusion on {self.address}"):
             return bool(self._contract.functions.verifyInclusion(*args).call())
 
 
@@ -489,10 +328,8 @@ def _send(w3: Web3, account: Any, what: str, call: Any, timeout: float) -> tuple
     sender = getattr(account, "address", None)
     if sender is None or not hasattr(account, "sign_transaction"):
         raise InvalidArgument(f"{what}: account must be an eth_account LocalAccount, got {type(account).__name__}")
-    from ledger.chain.transactions import suggest_fees  # it builds on this module
-
     fees = suggest_fees(w3)
-    with _chain_call(what):
+    with chain_call(what):
         params = {
             "from": sender,
             "nonce": w3.eth.get_transaction_count(sender, "pending"),
@@ -504,7 +341,7 @@ def _send(w3: Web3, account: Any, what: str, call: Any, timeout: float) -> tuple
         signed = account.sign_transaction(tx)
         tx_hash = bytes(w3.eth.send_raw_transaction(signed.raw_transaction))
     try:
-        with _chain_call(what):
+        with chain_call(what):
             receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout)
     except AnchorError as exc:
         if isinstance(exc.__cause__, TimeExhausted):
@@ -523,9 +360,9 @@ def _replayed_revert(w3: Web3, what: str, tx: dict[str, Any], receipt: Any) -> A
     try:
         w3.eth.call(call, block_identifier=max(block - 1, 0))
     except Exception as exc:  # the replay is best effort: whatever it raises is examined
-        data = _revert_data_of(exc)
+        data = revert_data_of(exc)
         if data is not None:
-            err = _reverted(f"{what} (mined in block {block} as 0x{tx_hash.hex()})", data, tx_hash)
+            err = reverted(f"{what} (mined in block {block} as 0x{tx_hash.hex()})", data, tx_hash)
             err.__cause__ = exc
             return err
     return RegistryReverted(

@@ -32,7 +32,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
-from ledger.chain.registry import InvalidArgument, _chain_call
+from ledger.chain.rpc import InvalidArgument, chain_call
 from ledger.errors import AnchorError
 
 #: A replacement raises each fee by this factor at least (geth requires 1.10).
@@ -76,7 +76,7 @@ class TxState:
 
 def next_base_fee(w3: Web3) -> int:
     """The base fee of the next block (the node's fee history), else of the latest block."""
-    with _chain_call("eth_feeHistory"):
+    with chain_call("eth_feeHistory"):
         try:
             return int(w3.eth.fee_history(1, "latest")["baseFeePerGas"][-1])
         except Exception:  # noqa: BLE001 - no fee history here (eth-tester): the latest block's
@@ -89,7 +89,7 @@ def next_base_fee(w3: Web3) -> int:
 def suggest_fees(w3: Web3) -> Fees:
     """The node's tip, and a fee cap of twice the next base fee plus that tip."""
     base = next_base_fee(w3)
-    with _chain_call("eth_maxPriorityFeePerGas"):
+    with chain_call("eth_maxPriorityFeePerGas"):
         tip = int(w3.eth.max_priority_fee)
     return Fees(max_fee_per_gas=2 * base + tip, max_priority_fee_per_gas=tip)
 
@@ -125,7 +125,7 @@ def sign_call(w3: Web3, account: Any, what: str, call: Any, *, nonce: int, fees:
     """Estimate gas for ``call`` (a revert raises here, nothing signed), then sign it."""
     if getattr(account, "address", None) is None or not hasattr(account, "sign_transaction"):
         raise InvalidArgument(f"{what}: account must be an eth_account LocalAccount, got {type(account).__name__}")
-    with _chain_call(what):
+    with chain_call(what):
         tx = call.build_transaction({
             "from": account.address, "nonce": nonce, "chainId": w3.eth.chain_id,
             "maxFeePerGas": fees.max_fee_per_gas, "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
@@ -157,7 +157,7 @@ _ETH_TESTER_NONCE = re.compile(r"invalid transaction nonce: expected (\d+), but 
 def broadcast(w3: Web3, raw: bytes, what: str) -> Sent:
     """Send ``raw``; a refusal the caller acts on is returned, anything else raises."""
     try:
-        with _chain_call(what):
+        with chain_call(what):
             w3.eth.send_raw_transaction(raw)
         return Sent.ACCEPTED
     except Exception as exc:  # noqa: BLE001 - nodes word their refusals differently; sorted below
@@ -176,7 +176,7 @@ def broadcast(w3: Web3, raw: bytes, what: str) -> Sent:
 
 def lookup(w3: Web3, tx_hash: bytes | str) -> TxState:
     """Mined (with the receipt), pending in the node's pool, or unknown to the node."""
-    with _chain_call(f"look up transaction {tx_hash if isinstance(tx_hash, str) else '0x' + tx_hash.hex()}"):
+    with chain_call(f"look up transaction {tx_hash if isinstance(tx_hash, str) else '0x' + tx_hash.hex()}"):
         try:
             return TxState(receipt=w3.eth.get_transaction_receipt(tx_hash), pending=False)
         except TransactionNotFound:
