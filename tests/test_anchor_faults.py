@@ -211,6 +211,35 @@ def _events(world: World) -> list[str]:
     return seen
 
 
+def test_a_reorg_under_an_anchor_in_flight_revives_the_orphan_it_waits_on(world: World):
+    """A reorg removes anchor A (nonce n) while anchor B (nonce n+1) waits in the pool: B can
+    only be mined after nonce n, so A's signed bytes are sent again, then both land."""
+    world.rpc("evm_setAutomine", False)
+    first = world.add(2)[0]
+    world.ledger.seal()
+    [a] = world.anchorer.step()
+    world.mine(1)
+    assert [(r.tx_hash, r.status) for r in world.anchorer.step()] == [(a.tx_hash, "mined")]
+    later = world.add(3)[-1]
+    world.ledger.seal()
+    [b] = world.anchorer.step()
+    assert b.nonce == a.nonce + 1 and world.rpc("eth_getTransactionByHash", b.tx_hash) is not None
+    world.rpc("anvil_reorg", 1, [])  # the block holding A is replaced by an empty one
+    assert world.w3.eth.get_transaction_count(world.operator.address, "latest") == a.nonce
+    [orphaned] = world.confirm()
+    assert (orphaned.tx_hash, orphaned.status) == (a.tx_hash, "orphaned")
+    seen = _events(world)
+    world.anchorer.step()
+    assert "revived" in seen and {r.tx_hash for r in world.anchorer.in_flight()} == {a.tx_hash, b.tx_hash}
+    world.mine(1)
+    assert {r.tx_hash: r.status for r in world.anchorer.step()} == {a.tx_hash: "mined", b.tx_hash: "mined"}
+    world.mine(CONFIRMATIONS)
+    world.confirm()
+    world.assert_anchored_once([a.tree_size, b.tree_size])
+    world.verify(first)
+    world.verify(later)
+
+
 def test_a_dropped_transaction_is_sent_again(world: World):
     world.rpc("evm_setAutomine", False)
     seen = _events(world)

@@ -26,6 +26,8 @@ tries again) and a later step carries on from the rows.
      above ``max_fee_per_gas``.
 
    While a row is in flight nothing else is sent: one transaction in flight per key.
+   If a reorg took back nonces below the one in flight, the orphaned anchors that held
+   them are sent again as they were (``_fill_gap``).
 2. **Anchor the latest checkpoint** when no mined or final row covers it. The registry's
    head for the log is read first (the chain, not our rows, says what is anchored); a head
    that is not a head of our tree stops the anchorer (``InconsistentTreeHead``). If the head
@@ -62,7 +64,8 @@ log = logging.getLogger("ledger.anchorer")
 
 #: What ``on_event`` hears, with the row concerned: "written" (row stored, not yet sent),
 #: "sent", "resent", "bumped" (a replacement written, not yet sent), "mined", "failed",
-#: "recorded" (an anchor found on chain and recorded).
+#: "recorded" (an anchor found on chain and recorded), "revived" (an orphaned anchor sent
+#: again because later ones wait on its nonce).
 Event = Callable[[str, StoredAnchor], None]
 
 
@@ -149,10 +152,44 @@ class Anchorer:
             return []
         mined_nonce = self.w3.eth.get_transaction_count(self.account.address, "latest")
         written: list[StoredAnchor] = []
+        if min(r.nonce for r in rows) > mined_nonce:  # a gap: a reorg removed lower nonces of ours
+            written += self._fill_gap(rows, mined_nonce)
+            rows = self.in_flight()
+            if not rows:
+                return written
         for nonce in sorted({r.nonce for r in rows}):
             group = sorted((r for r in rows if r.nonce == nonce), key=lambda r: r.sent_at or datetime.min.replace(tzinfo=UTC))
             written += self._track_nonce(group, mined_nonce)
         return written
+
+    def _fill_gap(self, rows: list[StoredAnchor], mined_nonce: int) -> list[StoredAnchor]:
+        """In-flight transactions wait on nonces a reorg took back: send those again, or give up.
+
+        The missing nonces belong to anchors of ours that were mined and then removed by a
+        reorg. If each has an ``orphaned`` row, its signed bytes are sent again as they were
+        (back to ``submitted``): replayed in nonce order they anchor the same heads again.
+        While such a row is still ``mined`` (the confirmer has not seen the reorg yet),
+        nothing is done. Otherwise nothing of ours can fill the gap: the waiting rows are
+        ``failed`` and the latest checkpoint is anchored afresh from the chain's head.
+        """
+        missing = range(mined_nonce, min(r.nonce for r in rows))
+        mine = [a for a in self.ledger.store.anchors(self._log) if a.nonce in missing]
+        if any(a.status == "mined" for a in mine):
+            return []  # the confirmer will mark them orphaned first
+        orphans = {a.nonce: a for a in mine if a.status == "orphaned" and a.raw_tx is not None}
+        if all(n in orphans for n in missing):
+            revived = [replace(orphans[n], status="submitted", block_number=None, block_hash=None) for n in missing]
+            for row in revived:
+                log.warning("anchor %s of checkpoint %d (nonce %d) was removed by a reorg and later anchors "
+                            "wait on its nonce: sending it again", row.tx_hash, row.tree_size, row.nonce)
+                self._put("revived", row)
+            return revived
+        failed = [replace(row, status="failed") for row in rows]
+        for row in failed:
+            self._put("failed", row)
+        log.warning("anchors of nonces %s wait on nonces %d..%d that nothing of ours can fill; anchoring afresh",
+                    sorted({r.nonce for r in rows}), missing.start, missing.stop - 1)
+        return failed
 
     def _track_nonce(self, group: list[StoredAnchor], mined_nonce: int) -> list[StoredAnchor]:
         states = [(row, lookup(self.w3, row.tx_hash)) for row in group]
