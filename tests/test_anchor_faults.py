@@ -368,44 +368,104 @@ def test_the_node_down_for_30_seconds_mid_anchor(world: World, node_pid):
         world.verify(rid)
 
 
+class AnchorerProcesses:
+    """``tests/workers/rpc_anchorer.py``: one forked anchorer process per ``run``."""
+
+    def __init__(self, *args: str) -> None:
+        import subprocess
+        import sys
+
+        from anvil import REPO_ROOT
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.workers.rpc_anchorer", *args], cwd=REPO_ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+
+    def run(self, kill_at: str) -> list[str]:
+        """One anchorer process; its output lines, ending with ``EXIT <status>``."""
+        self.proc.stdin.write(kill_at + "\n")
+        self.proc.stdin.flush()
+        lines = [self.proc.stdout.readline().strip()]
+        while not lines[-1].startswith("EXIT") and lines[-1]:
+            lines.append(self.proc.stdout.readline().strip())
+        return lines
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def kill_20_times(workers: AnchorerProcesses, add, seal) -> tuple[list[str], list[int]]:
+    """20 anchorer processes SIGKILLed after writing / after sending, alternately, then one
+    that runs to the end. Returns the record ids added and the checkpoint sizes sealed."""
+    ids: list[str] = []
+    sealed: list[int] = []
+    for i in range(20):
+        ids += add(2)
+        sealed.append(seal())
+        kill_at = ("written", "sent")[i % 2]
+        out = workers.run(kill_at)
+        assert out[-1] == "EXIT -9" and out[0].startswith(f"AT {kill_at} 0x"), out
+    out = workers.run("none")
+    assert out[-1] == "EXIT 0" and out[0].startswith(f"DONE {sealed[-1]} 0x"), out
+    return ids, sealed
+
+
 def test_the_anchorer_killed_between_sending_and_recording_20_times(world: World, tmp_path: Path):
     """SIGKILL after the signed transaction is stored (not sent) and after it is sent (not
     recorded), alternately, each time in a fresh process: no anchor lost, none made twice,
     every checkpoint anchored."""
-    import subprocess
-    import sys
-
-    from anvil import REPO_ROOT
-
-    args = [str(world.data_dir), world.database_url, world.w3.provider.endpoint_uri, world.operator_key.hex()]
-    worker = subprocess.Popen([sys.executable, "-m", "tests.workers.rpc_anchorer", *args], cwd=REPO_ROOT,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
-
-    def run(kill_at: str) -> list[str]:
-        """One anchorer process; its output lines, ending with ``EXIT <status>``."""
-        worker.stdin.write(kill_at + "\n")
-        worker.stdin.flush()
-        lines = [worker.stdout.readline().strip()]
-        while not lines[-1].startswith("EXIT") and lines[-1]:
-            lines.append(worker.stdout.readline().strip())
-        return lines
-
-    ids: list[str] = []
-    sealed: list[int] = []
+    workers = AnchorerProcesses(str(world.data_dir), world.database_url, world.w3.provider.endpoint_uri,
+                                world.operator_key.hex())  # fmt: skip
     try:
-        for i in range(20):
-            ids += world.add(2)
-            sealed.append(world.ledger.seal().tree_size)
-            kill_at = ("written", "sent")[i % 2]
-            out = run(kill_at)
-            assert out[-1] == "EXIT -9" and out[0].startswith(f"AT {kill_at} 0x"), out
-        out = run("none")
-        assert out[-1] == "EXIT 0" and out[0].startswith(f"DONE {sealed[-1]} 0x"), out
+        ids, sealed = kill_20_times(workers, world.add, lambda: world.ledger.seal().tree_size)
     finally:
-        worker.stdin.close()
-        worker.wait(timeout=30)
+        workers.close()
     world.mine(CONFIRMATIONS)
     world.confirm()
     world.assert_anchored_once(sealed)  # each of the 20 checkpoints once
     for rid in ids:
         world.verify(rid)
+
+
+def test_the_anchorer_killed_20_times_on_the_embedded_chain(tmp_path: Path):
+    """The same on the default chain: py-evm in the anchorer's own process, persisted per
+    block, so a kill can also land while the block is being written."""
+    from ledger.chain.embedded import open_embedded_chain
+
+    key = os.urandom(32)
+    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path}/l.db", operator_key=key.hex())
+    ledger, _ = init_data_dir(settings, origin="faults.test/embedded", deploy_embedded=True)
+    provider_key = os.urandom(32)
+    register_participant(ledger, key, address=address_of(provider_key), name="P",
+                         legal_id=("LEI", "5493001KJTIIGC8Y1R12"), roles=["provider"])  # fmt: skip
+
+    def add(n: int) -> list[str]:
+        subs = [signed_submission(ledger, provider_key, kind="dataset",
+                                  payload={"title": f"e{i}", "content_hash": "sha256:" + "cd" * 32}) for i in range(n)]  # fmt: skip
+        ledger.submit(subs)
+        return [s.envelope.id for s in subs]
+
+    workers = AnchorerProcesses(str(settings.data_dir), settings.database_url, "-", key.hex())
+    try:
+        ids, sealed = kill_20_times(workers, add, lambda: ledger.seal().tree_size)
+    finally:
+        workers.close()
+    w3, backend = open_embedded_chain(settings.data_dir / "chain.db", read_only=True)
+    try:
+        registry = Registry(w3, ledger.log.contract)
+        events = registry._contract.events.TreeHeadAnchored.get_logs(
+            argument_filters={"logId": log_id(ledger.origin)}, from_block=0)  # fmt: skip
+        anchored = [e["args"]["treeSize"] for e in events]
+        assert anchored == sealed, anchored  # each checkpoint once, in order, none twice
+        operator = Account.from_key(key).address
+        assert w3.eth.get_transaction_count(operator) == 2 + len(sealed)  # deploy, createLog, 20 anchors
+        by_size = {e["args"]["treeSize"]: "0x" + bytes(e["transactionHash"]).hex() for e in events}
+        rows = ledger.store.anchors(ledger.log.id)
+        assert {a.tree_size: a.tx_hash for a in rows if a.status == "final"} == by_size
+        assert [a for a in rows if a.status == "submitted"] == []
+        chain = ChainRef(ledger.log.chain_id, ledger.log.contract, reader=RegistryAnchorReader(registry))
+        for rid in ids:
+            verify_receipt(ledger.receipt(rid).to_json(), origin=ledger.origin, chain=chain,
+                           note_key=ledger.log.note_vkey)  # fmt: skip
+    finally:
+        backend.kv.close()

@@ -1,7 +1,7 @@
 """The anchorer as its own process, for the kill -9 test against a JSON-RPC node.
 
 ``python -m tests.workers.rpc_anchorer DATA_DIR DATABASE_URL RPC_URL OPERATOR_KEY_HEX``
-imports everything once, then reads one ``KILL_AT`` per line on stdin and for each forks a
+(``RPC_URL`` ``-``: the data directory's embedded chain) imports everything once, then reads one ``KILL_AT`` per line on stdin and for each forks a
 child process that opens the data directory and the chain like ``tdsl anchor`` does (its
 own database connections and HTTP session) and anchors the latest checkpoint.
 
@@ -27,7 +27,7 @@ from ledger.datadir import open_data_dir
 
 
 def anchor_once(data_dir: str, url: str, rpc_url: str, key_hex: str, kill_at: str) -> None:
-    settings = Settings(data_dir=Path(data_dir), database_url=url, rpc_url=rpc_url)
+    settings = Settings(data_dir=Path(data_dir), database_url=url, rpc_url=None if rpc_url == "-" else rpc_url)
     ledger = open_data_dir(settings)
     chain = open_chain(settings, chain_id=ledger.log.chain_id, contract=ledger.log.contract,
                        operator_key=bytes.fromhex(key_hex))  # fmt: skip
@@ -38,6 +38,7 @@ def anchor_once(data_dir: str, url: str, rpc_url: str, key_hex: str, kill_at: st
             os.kill(os.getpid(), signal.SIGKILL)
 
     anchor = anchorer_for(ledger, chain, on_event=on_event).anchor_and_wait(timeout=60)
+    chain.close()
     print(f"DONE {anchor.tree_size} {anchor.tx_hash}", flush=True)
 
 
