@@ -98,6 +98,7 @@ class Anchorer:
         self._on_event = on_event
         self._clock = clock
         self._sends = 0  # transactions the node accepted, to track each once more at once
+        self._warned: set[tuple[str, str]] = set()  # (tx hash, what): a stuck transaction warns once
 
     # -- the step ------------------------------------------------------------------------
 
@@ -232,8 +233,9 @@ class Anchorer:
         old = Fees(row.max_fee_per_gas, row.max_priority_fee_per_gas)
         fees = bumped(old, suggest_fees(self.w3), cap=self.policy.max_fee_per_gas)
         if fees is None:
-            log.warning("anchor %s of checkpoint %d is stuck (%s) but its fees are at the cap of %d wei per gas",
-                        row.tx_hash, row.tree_size, reason, self.policy.max_fee_per_gas)
+            self._warn_once(row, "cap", "anchor %s of checkpoint %d is stuck (%s) but its fees are at the cap of %d "
+                            "wei per gas (TDSL_ANCHOR_MAX_FEE_GWEI)", row.tx_hash, row.tree_size, reason,
+                            self.policy.max_fee_per_gas)  # fmt: skip
             return []
         signed = resigned(self.account, row.raw_tx, fees)
         new = self._row(row.tree_size, signed)
@@ -312,8 +314,14 @@ class Anchorer:
             if self._on_event is not None:
                 self._on_event(event, row)
         else:
-            log.warning("the node refused anchor %s of checkpoint %d: %s", row.tx_hash, row.tree_size, outcome.value)
+            self._warn_once(row, outcome.value, "the node refused anchor %s of checkpoint %d: %s",
+                            row.tx_hash, row.tree_size, outcome.value)  # fmt: skip
         return outcome
+
+    def _warn_once(self, row: StoredAnchor, what: str, message: str, *args) -> None:
+        if (row.tx_hash, what) not in self._warned:
+            self._warned.add((row.tx_hash, what))
+            log.warning(message, *args)
 
 
 def anchorer_for(ledger: Ledger, chain, *, on_event: Event | None = None) -> Anchorer:
