@@ -148,11 +148,10 @@ def _check(world: World, ids: list[str], *, strict_nonces: bool) -> None:
         w.verify(rid)
 
 
-@pytest.mark.parametrize("seed", range(1, 1 + (RUNS or 3)))
-def test_random_faults_without_reorgs(anchored_world: World, seed: int):
-    world = anchored_world
+def _run(world: World, seed: int, *, reorgs: bool) -> Chaos:
+    """A schedule of OPS random operations, then the chain runs on until all is final."""
     world.rpc("evm_setAutomine", False)
-    chaos = Chaos(world, seed, reorgs=False)
+    chaos = Chaos(world, seed, reorgs=reorgs)
     chaos.ids += world.add(2)
     world.ledger.seal()
     for _ in range(OPS):
@@ -160,21 +159,18 @@ def test_random_faults_without_reorgs(anchored_world: World, seed: int):
     chaos.settle()
     world.mine(CONFIRMATIONS)
     world.confirm()
+    return chaos
+
+
+@pytest.mark.parametrize("seed", range(1, 1 + (RUNS or 3)))
+def test_random_faults_without_reorgs(anchored_world: World, seed: int):
+    chaos = _run(anchored_world, seed, reorgs=False)
     assert {"records", "drop", "spike", "crash"} <= set(chaos.log), chaos.log  # the schedule did hit
-    _check(world, chaos.ids, strict_nonces=True)
+    _check(anchored_world, chaos.ids, strict_nonces=True)
 
 
 @pytest.mark.parametrize("seed", range(1001, 1001 + (RUNS or 2)))
 def test_random_faults_with_reorgs(anchored_world: World, seed: int):
-    world = anchored_world
-    world.rpc("evm_setAutomine", False)
-    chaos = Chaos(world, seed, reorgs=True)
-    chaos.ids += world.add(2)
-    world.ledger.seal()
-    for _ in range(OPS):
-        chaos.op()
-    chaos.settle()
-    world.mine(CONFIRMATIONS)
-    world.confirm()
+    chaos = _run(anchored_world, seed, reorgs=True)
     assert "reorg" in chaos.log, chaos.log
-    _check(world, chaos.ids, strict_nonces=False)
+    _check(anchored_world, chaos.ids, strict_nonces=False)
