@@ -172,6 +172,7 @@ def test_a_reorg_that_removes_the_anchor_is_detected_and_reanchored(world: World
     assert (lost.tree_size, "final") in statuses and (lost.tree_size, "orphaned") in statuses
     # every checkpoint anchored once on the canonical chain; every receipt verifies
     assert world.registry.head(log_id(world.ledger.origin)).tree_size == lost.tree_size
+    world.assert_anchored_once([lost.tree_size])
     world.verify(first)
     world.verify(later)
 
