@@ -323,8 +323,9 @@ def test_the_node_down_for_30_seconds_mid_anchor(world: World, node_pid):
     from api.sealer import Sealer
     from ledger.chain.access import ChainAccess
 
-    world.w3.provider = Web3.HTTPProvider(world.w3.provider.endpoint_uri, request_kwargs={"timeout": 2},
-                                          exception_retry_configuration=None)  # as ledger.chain.access does
+    from ledger.chain.access import http_web3
+
+    world.w3.provider = http_web3(world.w3.provider.endpoint_uri, timeout=2).provider  # what open_chain uses
     world.rpc("evm_setIntervalMining", 1)  # a block a second, like a real chain
     chain = ChainAccess(world.registry, world.operator, final_when_mined=False, close=lambda: None)
     sealer = Sealer(world.ledger, every_entries=1, interval_seconds=0.1, poll_seconds=0.05, chain=chain,

@@ -31,20 +31,22 @@ class ChainAccess:
     account: Any | None  # eth_account LocalAccount; None when opened read-only
     final_when_mined: bool
     close: Callable[[], None]
-    stuck_seconds: float = 60.0  # TDSL_ANCHOR_STUCK_SECONDS
-    max_fee_per_gas: int | None = None  # TDSL_ANCHOR_MAX_FEE_GWEI, in wei
+    # TDSL_ANCHOR_STUCK_SECONDS and TDSL_ANCHOR_MAX_FEE_GWEI (in wei); None: AnchorPolicy's defaults
+    stuck_seconds: float | None = None
+    max_fee_per_gas: int | None = None
 
 
-def _http_web3(settings: Settings):
-    """A ``Web3`` on ``TDSL_RPC_URL``: each request times out after ``TDSL_RPC_TIMEOUT_SECONDS``
-    and is not retried inside web3 (the sealer loop retries whole steps with backoff, so a
+def http_web3(url: str, timeout: float):
+    """A ``Web3`` on a JSON-RPC ``url`` whose requests time out after ``timeout`` seconds and
+    are not retried inside web3 (the sealer loop retries whole steps with backoff, so a
     node that is down costs one timeout per step, not web3's five retries per request)."""
     from web3 import Web3
 
-    provider = Web3.HTTPProvider(
-        settings.rpc_url, request_kwargs={"timeout": settings.rpc_timeout_seconds}, exception_retry_configuration=None
-    )
-    return Web3(provider)
+    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None))
+
+
+def _http_web3(settings: Settings):
+    return http_web3(settings.rpc_url, settings.rpc_timeout_seconds)
 
 
 def embedded_chain_path(settings: Settings) -> Path:

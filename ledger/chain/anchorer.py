@@ -328,7 +328,11 @@ def anchorer_for(ledger: Ledger, chain, *, on_event: Event | None = None) -> Anc
     """The anchorer of ``ledger`` on an opened ``ledger.chain.access.ChainAccess``."""
     if chain.account is None:
         raise AnchorError("the chain was opened without the operator key: nothing can be anchored")
-    policy = AnchorPolicy(chain.final_when_mined, chain.stuck_seconds, chain.max_fee_per_gas)
+    policy = AnchorPolicy(chain.final_when_mined)
+    if chain.stuck_seconds is not None:
+        policy = replace(policy, stuck_seconds=chain.stuck_seconds)
+    if chain.max_fee_per_gas is not None:
+        policy = replace(policy, max_fee_per_gas=chain.max_fee_per_gas)
     return Anchorer(ledger, chain.registry, chain.account, policy, on_event=on_event)
 
 
