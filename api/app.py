@@ -2,7 +2,7 @@
 
 One router per resource under ``/v1``; OpenAPI at ``/docs``; every error as RFC 9457
 problem+json (``api.errors``). The lifespan starts the background sealer
-(``api.sealer``) when ``start_sealer`` and stops it on shutdown.
+(``ledger.sealer``) when ``start_sealer`` and stops it on shutdown.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
+from api.deps import reject_unknown_query
 from api.errors import install_error_handlers
 from api.routers import health, log, participants, records, tlog
-from api.sealer import Sealer
+from ledger.sealer import Sealer
 from ledger.chain.access import ChainAccess
 from ledger.config import Settings
 from ledger.log import Ledger
@@ -56,6 +57,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.ledger = ledger
     app.state.settings = settings

@@ -37,6 +37,27 @@ _BEARER = re.compile(r"Bearer +(\S+) *", re.IGNORECASE)
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 
+def _query_names(dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def reject_unknown_query(request: Request) -> None:
+    """Every endpoint takes only the query parameters it declares (DESIGN §10): any other
+    is a 400 naming it, never silently ignored. Installed on the whole app."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = _query_names(dependant)
+    unknown = sorted({k for k in request.query_params.keys() if k not in known})
+    if unknown:
+        allowed = f"; it takes {sorted(known)}" if known else "; it takes none"
+        raise MalformedInput(f"unknown query parameter {', '.join(map(repr, unknown))}{allowed}")
+
+
 def get_ledger(request: Request) -> Ledger:
     return request.app.state.ledger
 

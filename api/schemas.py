@@ -9,10 +9,13 @@ Response models are the public shapes; record views and receipts are the library
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger.envelope import parse_issued_at
 from ledger.errors import LedgerError, MalformedEnvelope, MalformedInput
 from ledger.log import MAX_BATCH
 from ledger.submission import Submission
@@ -76,7 +79,23 @@ TOKEN_REVOKE_SCHEMA: dict[str, Any] = {
     "properties": {"token": {"type": "string"}},
 }
 
+DISCLOSE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["grantees"],
+    "additionalProperties": False,
+    "properties": {
+        "grantees": {
+            "type": "array", "minItems": 1, "maxItems": 100, "uniqueItems": True,
+            "items": {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"},
+            "description": "registered participants (EIP-55 addresses) who may read the payload",
+        },
+    },
+}
+
 MAX_LABEL = 200
+MAX_GRANTEES = 100
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 
 def json_body_doc(schema: dict[str, Any]) -> dict[str, Any]:
@@ -130,6 +149,34 @@ def token_request_from_json(value: Any) -> tuple[str, str]:
     if not isinstance(address, str) or not isinstance(label, str) or len(label) > MAX_LABEL:
         raise MalformedInput(f"address must be a string and label a string of at most {MAX_LABEL} characters")
     return address, label
+
+
+def disclose_from_json(value: Any) -> list[str]:
+    grantees = _object(value, "a disclosure", {"grantees"})["grantees"]
+    if not isinstance(grantees, list) or not 1 <= len(grantees) <= MAX_GRANTEES:
+        raise MalformedInput(f"grantees must be a list of 1..{MAX_GRANTEES} addresses")
+    for g in grantees:
+        if not isinstance(g, str) or not _ADDRESS.fullmatch(g):
+            raise MalformedInput(f"each grantee must be an 0x address of 40 hex digits, got {str(g)[:80]!r}")
+    return grantees
+
+
+def period_bound(value: str | None, name: str) -> datetime | None:
+    """A ``since``/``until`` query value: RFC 3339 UTC (as ``issued_at`` is written) or a
+    date ``YYYY-MM-DD`` (its first instant for ``since``, its last for ``until``)."""
+    if value is None:
+        return None
+    m = _DATE.fullmatch(value)
+    try:
+        if m is not None:
+            day = datetime(*(int(g) for g in m.groups()), tzinfo=UTC)
+            return day if name == "since" else day + timedelta(days=1) - timedelta(microseconds=1)
+        return parse_issued_at(value)
+    except (ValueError, MalformedInput):
+        raise MalformedInput(
+            f"{name} must be an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SS[.fraction]Z) or a date YYYY-MM-DD, "
+            f"got {value[:60]!r}"
+        ) from None
 
 
 def token_revoke_from_json(value: Any) -> str:
@@ -210,3 +257,8 @@ class HealthOut(BaseModel):
 class RecordListOut(BaseModel):
     records: list[dict[str, Any]]
     next_start: int | None = Field(description="pass as start to read on; null at the end of the log")
+
+
+class DisclosuresOut(BaseModel):
+    id: str
+    grantees: list[str] = Field(description="participants the payload is disclosed to")

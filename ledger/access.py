@@ -7,7 +7,11 @@
   author, the operator and regulators; to everyone else a private record answers exactly
   as a missing one (``NotFound`` with the same message).
 - A payload (and its salt) can be read only by the record's author, the operator and
-  regulators, whatever the record's visibility.
+  regulators, whatever the record's visibility — except that its author may *disclose*
+  it to named participants (a supplier's footprint to its customers, who need it for
+  their roll-up), and that a public record of a kind whose payloads are public
+  (``Kind.public_payload``: a published footprint) shows its payload to everyone.
+- A record disclosed to a participant is visible to it like a public one.
 - A payload can be erased by its author or the operator.
 """
 
@@ -41,17 +45,27 @@ def missing(record_id: str) -> NotFound:
     return NotFound(f"no record {record_id!r}")
 
 
-def can_see_record(entry: StoredEntry, viewer: Viewer) -> bool:
-    return entry.visibility == "public" or viewer.is_privileged or viewer.address == entry.author
+def can_see_record(entry: StoredEntry, viewer: Viewer, *, disclosed: bool = False) -> bool:
+    return entry.visibility == "public" or disclosed or viewer.is_privileged or viewer.address == entry.author
 
 
-def check_can_see_record(entry: StoredEntry, viewer: Viewer) -> None:
-    if not can_see_record(entry, viewer):
+def check_can_see_record(entry: StoredEntry, viewer: Viewer, *, disclosed: bool = False) -> None:
+    if not can_see_record(entry, viewer, disclosed=disclosed):
         raise missing(entry.record_id)
 
 
-def can_see_payload(entry: StoredEntry, viewer: Viewer) -> bool:
-    return viewer.is_privileged or (viewer.address is not None and viewer.address == entry.author)
+def can_see_payload(entry: StoredEntry, viewer: Viewer, *, public_payload: bool = False, disclosed: bool = False) -> bool:
+    """``public_payload``: the record's kind publishes payloads of public records;
+    ``disclosed``: the author disclosed this record to the viewer."""
+    if viewer.is_privileged or disclosed or (viewer.address is not None and viewer.address == entry.author):
+        return True
+    return public_payload and entry.visibility == "public"
+
+
+def check_can_disclose(entry: StoredEntry, viewer: Viewer) -> None:
+    check_can_see_record(entry, viewer)
+    if viewer.address != entry.author:
+        raise Forbidden(f"only the author {entry.author} may disclose record {entry.record_id!r}")
 
 
 def check_can_revoke_token(holder: str, viewer: Viewer) -> None:

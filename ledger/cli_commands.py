@@ -138,7 +138,7 @@ def cmd_anchor(args: argparse.Namespace) -> int:
     chain = open_chain(
         settings, chain_id=ledger.log.chain_id, contract=ledger.log.contract, operator_key=load_operator_key(settings)
     )
-    lock = ledger.store.try_lock_sealer(ledger.log.id)
+    lock = ledger.try_lock_sealer()
     if lock is None:
         chain.close()
         raise Conflict("another process runs the sealer and anchorer of this log (`tdsl serve`?): it seals and "

@@ -179,7 +179,7 @@ def load_demo(settings: Settings, *, origin: str = DEMO_ORIGIN) -> tuple[Ledger,
             space.changed = True
         keys[p.name] = key
         address = address_of(key)
-        if ledger.store.participant(ledger.log.id, address) is None:
+        if ledger.participant(address) is None:
             if operator_key is None:
                 operator_key = load_operator_key(settings)
             register_participant(
@@ -194,7 +194,7 @@ def load_demo(settings: Settings, *, origin: str = DEMO_ORIGIN) -> tuple[Ledger,
 
     for ds in DATASETS:
         try:
-            ledger.store.entry_by_record_id(ledger.log.id, ds.record_id)
+            ledger.record(ds.record_id, ledger.viewer_for(ledger.log.operator))
         except NotFound:
             sub = signed_submission(
                 ledger, keys[ds.author], kind="dataset", payload=ds.payload(), record_id=ds.record_id

@@ -1,6 +1,9 @@
-"""The ledger's core operations on one log: admit and append, seal, receipts, erasure.
+"""The ledger's core operations on one log: admit and append, seal, read and query,
+receipts, lineage, disclosure, erasure. ``Ledger`` is the one way in for the API and the
+CLI: neither reaches into the store.
 
-Admission of a record, in order (the first failure is the answer; a batch is atomic):
+Admission of a record, in order (the first failure is the answer; a batch is atomic;
+``ledger.admission`` does it):
 
 1. the envelope names this log (``log`` = the origin);
 2. the kind is known;
@@ -9,8 +12,12 @@ Admission of a record, in order (the first failure is the answer; a batch is ato
 5. payload and salt are present and match the envelope's commitment;
 6. the author is a registered participant whose roles allow the kind (the operator
    may author any kind);
-7. every parent is an earlier entry of this log (or earlier in the same batch);
-8. the kind's own schema and admission check pass.
+7. the payload parses as the kind's typed model;
+8. every parent is an earlier entry of this log (or earlier in the same batch), and
+   the records the kind refers to by id are looked up;
+9. the kind's admission check passes, seeing parents and references as typed records
+   (payloads where the ledger holds them and the author may read them; derived state);
+10. its effects (index terms, typed edges, derived state) are appended with the entry.
 
 Sealing makes a C2SP checkpoint of the current tree. Before it signs, it checks that the
 new tree is a consistent extension of the last checkpoint (a consistency proof computed
@@ -24,45 +31,44 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from ledger import merkle
 from ledger.access import (
     ANONYMOUS,
-    VISIBILITIES,
     Viewer,
     can_see_payload,
     can_see_record,
+    check_can_disclose,
     check_can_erase,
     check_can_revoke_token,
     check_can_see_record,
+    missing,
 )
+from ledger.admission import MAX_CLOCK_SKEW, MAX_ENVELOPE_BYTES, BatchAdmission, ModelCache, epoch_us
 from ledger.audit import AuditReport, audit_log
-from ledger.canonical import canonicalize, parse_json
+from ledger.canonical import parse_json
 from ledger.checkpoint import (
     Checkpoint,
     NoteSigner,
     NoteVerifier,
     sign_checkpoint,
 )
-from ledger.envelope import (
-    Domain,
-    Envelope,
-    commitment_of,
-    verify_envelope,
-)
+from ledger.effects import DerivedState, Term
+from ledger.envelope import Domain, Envelope
 from ledger.errors import (
     Conflict,
     CorruptStore,
     InvalidRecord,
     LedgerError,
+    MalformedInput,
     NotFound,
     SealerHalted,
     Unauthorized,
     VerificationError,
 )
-from ledger.kinds import AdmissionContext, get_kind
+from ledger.kinds import KINDS
 from ledger.merkle import HASH_SIZE
 from ledger.receipt import Anchor, Receipt
 from ledger.store import (
@@ -71,17 +77,24 @@ from ledger.store import (
     NewEntry,
     ParticipantInfo,
     SQLStore,
+    StoredAnchor,
     StoredCheckpoint,
     StoredEntry,
 )
 from ledger.submission import Submission
 from ledger.tiles import TILE_WIDTH
 
-MAX_CLOCK_SKEW = timedelta(minutes=5)
+if TYPE_CHECKING:
+    from ledger.lineage import LineageGraph
+
+__all__ = ["MAX_BATCH", "MAX_CLOCK_SKEW", "MAX_ENVELOPE_BYTES", "Ledger", "RecordQuery", "RecordView", "Submission"]
+
 MAX_BATCH = 1000
-#: C2SP entry bundles prefix each entry with a 16-bit length.
-MAX_ENVELOPE_BYTES = 0xFFFF
 TOKEN_PREFIX = "tdsl_"
+
+
+def _z(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +104,8 @@ class RecordView:
     entry: StoredEntry
     envelope: Envelope
     payload_visible: bool
+    state: DerivedState | None = None
+    terms: tuple[Term, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         e = self.entry
@@ -102,13 +117,28 @@ class RecordView:
             "leaf_hash": e.leaf_hash.hex(),
             "visibility": e.visibility,
             "envelope": self.envelope.to_json(),
-            "appended_at": e.appended_at.isoformat().replace("+00:00", "Z"),
-            "erased_at": None if e.erased_at is None else e.erased_at.isoformat().replace("+00:00", "Z"),
+            "appended_at": _z(e.appended_at),
+            "erased_at": _z(e.erased_at),
+            "terms": [{"name": t.name, "value": t.value} for t in self.terms],
+            "state": None if self.state is None else {
+                "status": self.state.status, "reason": self.state.reason or None, "by": self.state.by,
+            },
         }
         if self.payload_visible and e.payload is not None:
             out["payload"] = parse_json(e.payload)
             out["salt"] = e.salt.hex() if e.salt is not None else None
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class RecordQuery:
+    """Filters of ``Ledger.list_records`` (DESIGN §10); every one must match."""
+
+    kind: str | None = None
+    author: str | None = None
+    terms: tuple[tuple[str, str], ...] = ()  # (name, value): product, dataset, agreement, company
+    since: datetime | None = None  # issued_at at or after
+    until: datetime | None = None  # issued_at at or before
 
 
 def hash_token(token: str) -> bytes:
@@ -131,89 +161,46 @@ class Ledger:
         self.domain = Domain(chain_id=log.chain_id, verifying_contract=log.contract)
         self.note_verifier = NoteVerifier.from_text(log.note_vkey)
         self.note_signer = note_signer
+        self.models = ModelCache()  # typed payloads of parents, parsed once
 
     # -- admission and append ----------------------------------------------------
 
     def submit(self, submissions: Sequence[Submission], *, now: datetime | None = None) -> list[Appended]:
-        """Admit and append a batch atomically (all or nothing). Durable once returned."""
+        """Admit and append a batch atomically (all or nothing). Durable once returned.
+
+        A record already stored with the same envelope is not admitted again (its kind's
+        rules may no longer hold for it, e.g. a component since deprecated): the store
+        answers it as a duplicate.
+        """
         if len(submissions) > MAX_BATCH:
             raise InvalidRecord(f"a batch holds at most {MAX_BATCH} records, got {len(submissions)}")
         now = now or datetime.now(UTC)
-        authors: dict[str, ParticipantInfo | None] = {}
-        parent_hashes = {bytes.fromhex(p) for s in submissions for p in s.envelope.parents}
-        known_parents = self.store.entries_by_leaf_hash(self.log.id, parent_hashes) if parent_hashes else {}
+        subs = list(submissions)
+        admission = BatchAdmission(self.store, self.log, self.domain, self.models, now, subs)
+        leaves = [merkle.leaf_hash(s.envelope.to_bytes()) for s in subs]
+        stored = self.store.entries_by_leaf_hash(self.log.id, set(leaves))
         batch: list[NewEntry] = []
-        for i, sub in enumerate(submissions):
+        for i, sub in enumerate(subs):
             try:
-                entry = self._admit(sub, now, authors, known_parents)
+                prior = stored.get(leaves[i])
+                entry = self._again(prior) if prior is not None else admission.admit(sub)
             except (LedgerError, ValueError) as e:
                 if isinstance(e, LedgerError):
                     raise _prefixed(i, sub.envelope.id, e) from None
                 raise InvalidRecord(f"record {i} ({sub.envelope.id}): {e}") from None
             batch.append(entry)
             if entry.registers is not None:
-                authors[entry.registers.address] = entry.registers
+                admission.authors[entry.registers.address] = entry.registers
         return self.store.append(self.log.id, batch)
 
-    def _admit(
-        self,
-        sub: Submission,
-        now: datetime,
-        authors: dict[str, ParticipantInfo | None],
-        known_parents: dict[bytes, StoredEntry],
-    ) -> NewEntry:
-        env = sub.envelope
-        if env.log != self.origin:
-            raise InvalidRecord(f"envelope is for log {env.log!r}, this log is {self.origin!r}")
-        kind = get_kind(env.kind)
-        if sub.visibility is not None and sub.visibility not in VISIBILITIES:
-            raise InvalidRecord(f"visibility must be one of {VISIBILITIES}, got {sub.visibility!r}")
-        verify_envelope(env, self.domain)
-        issued = env.issued_at_datetime()
-        if issued > now + MAX_CLOCK_SKEW:
-            raise InvalidRecord(f"issued_at {env.issued_at} is in the future (now {now.isoformat()})")
-        payload = canonicalize(sub.payload)  # the bytes stored, and the bytes committed to
-        if commitment_of(payload, sub.salt) != env.commitment:
-            raise InvalidRecord("payload and salt do not match the envelope's commitment")
-        if env.author != self.log.operator:
-            if env.author not in authors:
-                authors[env.author] = self.store.participant(self.log.id, env.author)
-            who = authors[env.author]
-            if who is None:
-                raise InvalidRecord(f"author {env.author} is not a registered participant of this log")
-            if not kind.roles:
-                raise InvalidRecord(f"only the log operator may author a {env.kind} record; author is {env.author}")
-            if not who.roles & kind.roles:
-                raise InvalidRecord(
-                    f"author {env.author} has roles {sorted(who.roles)}; a {env.kind} needs one of {sorted(kind.roles)}"
-                )
-        parents = []
-        for p in env.parents:
-            parent = known_parents.get(bytes.fromhex(p))
-            if parent is None:
-                raise InvalidRecord(f"parent {p} is not an entry of this log")
-            parents.append(parent)
-        admitted = kind.admit(sub.payload, AdmissionContext(self.log.operator, env.author, tuple(parents)))
-        leaf_input = env.to_bytes()
-        if len(leaf_input) > MAX_ENVELOPE_BYTES:
-            raise InvalidRecord(f"the envelope is {len(leaf_input)} bytes; at most {MAX_ENVELOPE_BYTES} fit a tile entry")
-        leaf = merkle.leaf_hash(leaf_input)
-        # Later records of the same batch may name this one as a parent.
-        known_parents[leaf] = StoredEntry(
-            -1, leaf, env.id, env.kind, env.author, env.issued_at, "", leaf_input, payload, sub.salt, None, now
-        )
+    @staticmethod
+    def _again(prior: StoredEntry) -> NewEntry:
+        """The row of a record that is already stored: the store answers it as a duplicate."""
         return NewEntry(
-            record_id=env.id,
-            kind=env.kind,
-            author=env.author,
-            issued_at=env.issued_at,
-            leaf_hash=leaf,
-            envelope=leaf_input,
-            payload=payload,
-            salt=sub.salt,
-            visibility=sub.visibility or kind.default_visibility,
-            registers=admitted.registers,
-        )
+            record_id=prior.record_id, kind=prior.kind, author=prior.author, issued_at=prior.issued_at,
+            leaf_hash=prior.leaf_hash, envelope=prior.envelope, payload=prior.payload, salt=prior.salt,
+            visibility=prior.visibility,
+        )  # fmt: skip
 
     # -- sealing -----------------------------------------------------------------
 
@@ -280,24 +267,62 @@ class Ledger:
 
     # -- reading -----------------------------------------------------------------
 
+    def _disclosed(self, entry: StoredEntry, viewer: Viewer) -> bool:
+        if viewer.address is None or viewer.address == entry.author or viewer.is_privileged:
+            return False
+        return bool(self.store.disclosed_to(self.log.id, [entry.leaf_index], viewer.address))
+
+    def _view(self, entry: StoredEntry, viewer: Viewer, *, disclosed: bool,
+              state: DerivedState | None, terms: tuple[Term, ...]) -> RecordView:  # fmt: skip
+        kind = KINDS.get(entry.kind)
+        public_payload = kind is not None and kind.public_payload
+        visible = can_see_payload(entry, viewer, public_payload=public_payload, disclosed=disclosed)
+        return RecordView(entry, Envelope.from_json(entry.envelope), visible, state, terms)
+
+    def visible_entry(self, record_id: str, viewer: Viewer = ANONYMOUS) -> tuple[StoredEntry, bool]:
+        """The stored entry if ``viewer`` may see it, and whether it was disclosed to them;
+        else the one ``NotFound`` a missing record gives."""
+        try:
+            entry = self.store.entry_by_record_id(self.log.id, record_id)
+        except NotFound:
+            raise missing(record_id) from None
+        disclosed = self._disclosed(entry, viewer)
+        check_can_see_record(entry, viewer, disclosed=disclosed)
+        return entry, disclosed
+
     def record(self, record_id: str, viewer: Viewer = ANONYMOUS) -> RecordView:
-        entry = self.store.entry_by_record_id(self.log.id, record_id)
-        check_can_see_record(entry, viewer)
-        return RecordView(entry, Envelope.from_json(entry.envelope), can_see_payload(entry, viewer))
+        entry, disclosed = self.visible_entry(record_id, viewer)
+        state = self.store.states(self.log.id, [entry.leaf_index]).get(entry.leaf_index)
+        terms = self.store.terms_of(self.log.id, [entry.leaf_index]).get(entry.leaf_index, ())
+        return self._view(entry, viewer, disclosed=disclosed, state=state, terms=terms)
 
     def list_records(
-        self, viewer: Viewer = ANONYMOUS, *, start: int = 0, limit: int = 100,
-        author: str | None = None, kind: str | None = None,
+        self, viewer: Viewer = ANONYMOUS, *, start: int = 0, limit: int = 100, query: RecordQuery = RecordQuery(),
     ) -> tuple[list[RecordView], int | None]:
-        """Records from ``start`` the viewer may see, scanning at most ``limit`` entries.
+        """Records the viewer may see that match ``query``, in log order from ``start``.
 
-        Returns the views and the index to continue from (None when the scan reached the end).
+        Returns at most ``limit`` views and the index to continue from (None at the end).
         """
-        entries = self.store.list_entries(self.log.id, start=start, limit=limit, author=author, kind=kind)
+        q = query
+        if q.since is not None and q.until is not None and q.since > q.until:
+            raise MalformedInput(f"since ({_z(q.since)}) is after until ({_z(q.until)})")
+        entries = self.store.list_entries(
+            self.log.id, start=start, limit=limit, author=q.author, kind=q.kind, terms=q.terms,
+            since_us=None if q.since is None else epoch_us(q.since),
+            until_us=None if q.until is None else epoch_us(q.until),
+            visible_to=... if viewer.is_privileged else viewer.address,
+        )  # fmt: skip
+        idxs = [e.leaf_index for e in entries]
+        disclosed = set()
+        if viewer.address is not None and not viewer.is_privileged:
+            disclosed = self.store.disclosed_to(self.log.id, [e.leaf_index for e in entries if e.author != viewer.address],
+                                                viewer.address)  # fmt: skip
+        states = self.store.states(self.log.id, idxs)
+        terms = self.store.terms_of(self.log.id, idxs)
         views = [
-            RecordView(e, Envelope.from_json(e.envelope), can_see_payload(e, viewer))
+            self._view(e, viewer, disclosed=e.leaf_index in disclosed, state=states.get(e.leaf_index),
+                       terms=terms.get(e.leaf_index, ()))  # fmt: skip
             for e in entries
-            if can_see_record(e, viewer)
         ]
         next_start = entries[-1].leaf_index + 1 if len(entries) == limit else None
         return views, next_start
@@ -309,8 +334,7 @@ class Ledger:
         first if none covers the record); asking again later returns the upgraded receipt.
         A ``final`` anchor is preferred to a merely ``mined`` one.
         """
-        entry = self.store.entry_by_record_id(self.log.id, record_id)
-        check_can_see_record(entry, viewer)
+        entry, disclosed = self.visible_entry(record_id, viewer)
         best = self.store.anchor_covering(self.log.id, entry.leaf_index)
         anchor = None
         if best is not None:
@@ -326,9 +350,10 @@ class Ledger:
                     raise Conflict(f"record {record_id!r} is not in a checkpoint yet; ask again after the next seal")
                 cp = self.seal()
         proof = self.store.inclusion_proof(self.log.id, entry.leaf_index, cp.tree_size)
-        show = can_see_payload(entry, viewer) and entry.payload is not None
+        view = self._view(entry, viewer, disclosed=disclosed, state=None, terms=())
+        show = view.payload_visible and entry.payload is not None
         return Receipt(
-            entry=Envelope.from_json(entry.envelope),
+            entry=view.envelope,
             leaf_index=entry.leaf_index,
             tree_size=cp.tree_size,
             inclusion_proof=tuple(proof),
@@ -338,11 +363,98 @@ class Ledger:
             salt=entry.salt if show else None,
         )
 
+    def lineage(self, record_id: str, viewer: Viewer = ANONYMOUS, *, direction: str = "ancestors",
+                depth: int = 16) -> "LineageGraph":  # fmt: skip
+        """The graph of records ``record_id`` derives from and/or that derive from it (``ledger.lineage``)."""
+        from ledger.lineage import lineage_graph
+
+        entry, _ = self.visible_entry(record_id, viewer)
+        return lineage_graph(self, entry, viewer, direction=direction, depth=depth)
+
+    # -- disclosure ----------------------------------------------------------------
+
+    def disclose(self, record_id: str, grantees: Sequence[str], viewer: Viewer) -> list[str]:
+        """Let each grantee (a registered participant) read the record's payload; its author only.
+
+        Returns everyone it is now disclosed to.
+        """
+        entry, _ = self.visible_entry(record_id, viewer)
+        check_can_disclose(entry, viewer)
+        for g in grantees:
+            if g != self.log.operator and self.store.participant(self.log.id, g) is None:
+                raise InvalidRecord(f"{g} is not a registered participant; a payload is disclosed to participants only")
+        self.store.disclose(self.log.id, entry.leaf_index, grantees, datetime.now(UTC))
+        return self.store.grantees(self.log.id, entry.leaf_index)
+
+    def withdraw_disclosure(self, record_id: str, grantee: str, viewer: Viewer) -> list[str]:
+        """End a disclosure (its author only); returns everyone it is still disclosed to."""
+        entry, _ = self.visible_entry(record_id, viewer)
+        check_can_disclose(entry, viewer)
+        if not self.store.withdraw(self.log.id, entry.leaf_index, grantee):
+            raise NotFound(f"record {record_id!r} is not disclosed to {grantee}")
+        return self.store.grantees(self.log.id, entry.leaf_index)
+
+    def disclosures(self, record_id: str, viewer: Viewer) -> list[str]:
+        entry, _ = self.visible_entry(record_id, viewer)
+        if viewer.address != entry.author and not viewer.is_privileged:
+            raise missing(record_id)
+        return self.store.grantees(self.log.id, entry.leaf_index)
+
+    # -- the log as C2SP serves it, and the anchorer's rows ------------------------
+
+    def tree_size(self) -> int:
+        return self.store.tree_size(self.log.id)
+
+    def checkpoint_or_none(self) -> StoredCheckpoint | None:
+        return self.store.latest_checkpoint(self.log.id)
+
+    def consistency_proof(self, size1: int, size2: int, *, fresh: bool = False) -> list[bytes]:
+        return self.store.consistency_proof(self.log.id, size1, size2, fresh=fresh)
+
+    def inclusion_proof(self, leaf_index: int, tree_size: int) -> tuple[bytes, list[bytes]]:
+        """The leaf hash at ``leaf_index`` and its inclusion proof in the tree of ``tree_size``."""
+        proof = self.store.inclusion_proof(self.log.id, leaf_index, tree_size)
+        [(_, leaf_hash, _)] = self.store.leaf_data(self.log.id, leaf_index, leaf_index + 1)
+        return leaf_hash, proof
+
+    def envelopes(self, start: int, end: int) -> list[tuple[int, bytes, bytes]]:
+        """``(index, leaf_hash, envelope bytes)`` of the entries in ``[start, end)``."""
+        return self.store.leaf_data(self.log.id, start, end)
+
+    def tile(self, level: int, index: int) -> bytes | None:
+        return self.store.tile(self.log.id, level, index)
+
+    def root_at(self, tree_size: int, *, fresh: bool = False) -> bytes:
+        return self.store.root_at(self.log.id, tree_size, fresh=fresh)
+
+    def participants(self) -> list[ParticipantInfo]:
+        return self.store.participants(self.log.id)
+
+    def participant(self, address: str) -> ParticipantInfo | None:
+        return self.store.participant(self.log.id, address)
+
+    def anchors(self, *, status: str | None = None) -> list[StoredAnchor]:
+        return self.store.anchors(self.log.id, status=status)
+
+    def anchored_size(self) -> int:
+        return self.store.anchored_size(self.log.id)
+
+    def put_anchor(self, anchor: StoredAnchor) -> None:
+        self.store.put_anchor(self.log.id, anchor)
+
+    def try_lock_sealer(self):
+        """The right to run this log's sealer and anchorer (``SQLStore.try_lock_sealer``), or None."""
+        return self.store.try_lock_sealer(self.log.id)
+
+    def purge(self) -> bool:
+        """Finish removing erased bytes from the database files (``SQLStore.purge``)."""
+        return self.store.purge()
+
     # -- erasure -----------------------------------------------------------------
 
     def erase(self, record_id: str, viewer: Viewer) -> StoredEntry:
         """Delete a record's payload and salt; the entry and every proof stay valid."""
-        entry = self.store.entry_by_record_id(self.log.id, record_id)
+        entry, _ = self.visible_entry(record_id, viewer)
         check_can_erase(entry, viewer)
         return self.store.erase_payload(self.log.id, record_id)
 

@@ -181,7 +181,7 @@ def test_the_server_loop_anchors_and_confirms_on_its_own(world: World):
     """The API's sealer thread seals, anchors and confirms without being asked."""
     import time
 
-    from api.sealer import Sealer
+    from ledger.sealer import Sealer
     from ledger.chain.access import ChainAccess
 
     chain = ChainAccess(world.registry, world.operator, final_when_mined=False, close=lambda: None)
@@ -320,7 +320,7 @@ def test_the_node_down_for_30_seconds_mid_anchor(world: World, node_pid):
     import signal
     import time
 
-    from api.sealer import Sealer
+    from ledger.sealer import Sealer
     from ledger.chain.access import ChainAccess
 
     from ledger.chain.access import http_web3

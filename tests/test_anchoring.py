@@ -249,7 +249,7 @@ def test_the_server_loop_halts_on_a_chain_head_that_is_not_ours(setup: Setup):
     """The sealer loop stops (health: halted) instead of retrying forever against a foreign head."""
     import time
 
-    from api.sealer import Sealer
+    from ledger.sealer import Sealer
     from ledger.chain.access import ChainAccess
 
     s = setup

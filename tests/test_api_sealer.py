@@ -53,7 +53,7 @@ def test_seals_once_enough_entries_are_unsealed(tmp_path):
 
 
 def test_halts_loudly_rather_than_sign_a_fork(tmp_path, caplog):
-    caplog.set_level(logging.CRITICAL, logger="api.sealer")
+    caplog.set_level(logging.CRITICAL, logger="ledger.sealer")
     with make_api_env(tmp_path / "data", seal_interval_seconds=0.1) as env:
         env.ledger.seal()
         add(env, 1)
@@ -75,7 +75,7 @@ def test_halts_loudly_rather_than_sign_a_fork(tmp_path, caplog):
 
 
 def test_other_errors_are_logged_and_retried(tmp_path, caplog, monkeypatch):
-    caplog.set_level(logging.ERROR, logger="api.sealer")
+    caplog.set_level(logging.ERROR, logger="ledger.sealer")
     with make_api_env(tmp_path / "data", seal_interval_seconds=0.1) as env:
         real_seal, calls = env.ledger.seal, []
 
@@ -118,7 +118,7 @@ def test_no_sealer_when_not_asked(tmp_path):
 def test_one_sealer_per_log_the_other_stands_by_and_takes_over(tmp_path, database_url):
     """Two API processes on one database: one seals, one stands by (healthy), and the second
     takes over when the first stops — on SQLite (lock file) and PostgreSQL (advisory lock)."""
-    from api.sealer import Sealer
+    from ledger.sealer import Sealer
     from ledger.datadir import open_data_dir
 
     with make_api_env(tmp_path / "data", database_url, seal_interval_seconds=0.1) as env:

@@ -15,12 +15,12 @@ router = APIRouter(tags=["health"])
 def health(request: Request, ledger: LedgerDep) -> JSONResponse:
     """Liveness of the database and the sealer."""
     sealer = request.app.state.sealer
-    last = ledger.store.latest_checkpoint(ledger.log.id)
+    last = ledger.checkpoint_or_none()
     out = HealthOut(
         status="ok" if sealer.healthy else "unhealthy",
         sealer=sealer.state,
         detail=sealer.detail,
-        tree_size=ledger.store.tree_size(ledger.log.id),
+        tree_size=ledger.tree_size(),
         checkpoint_size=None if last is None else last.tree_size,
     )
     return JSONResponse(out.model_dump(), status_code=200 if sealer.healthy else 503)

@@ -32,14 +32,14 @@ def _covered(size: int, checkpoint_size: int, what: str) -> None:
 def get_log(ledger: LedgerDep) -> LogOut:
     """The log's identity — what a verifier configures itself with — and its sizes."""
     info = ledger.log
-    last = ledger.store.latest_checkpoint(info.id)
+    last = ledger.checkpoint_or_none()
     return LogOut(
         origin=info.origin,
         chain_id=info.chain_id,
         contract=info.contract,
         note_key=info.note_vkey,
         operator=info.operator,
-        tree_size=ledger.store.tree_size(info.id),
+        tree_size=ledger.tree_size(),
         checkpoint_size=None if last is None else last.tree_size,
     )
 
@@ -63,7 +63,7 @@ def get_consistency_proof(
     if from_ > to:
         raise MalformedInput(f"from ({from_}) must not be greater than to ({to})")
     _covered(to, checkpoint_size, "tree size")
-    proof = ledger.store.consistency_proof(ledger.log.id, from_, to)
+    proof = ledger.consistency_proof(from_, to)
     return ConsistencyProofOut(from_=from_, to=to, proof=[h.hex() for h in proof])
 
 
@@ -79,8 +79,7 @@ def get_inclusion_proof(
     if leaf_index >= tree_size:
         raise MalformedInput(f"leaf_index ({leaf_index}) must be below tree_size ({tree_size})")
     _covered(tree_size, checkpoint_size, "tree size")
-    proof = ledger.store.inclusion_proof(ledger.log.id, leaf_index, tree_size)
-    [(_, leaf_hash, _)] = ledger.store.leaf_data(ledger.log.id, leaf_index, leaf_index + 1)
+    leaf_hash, proof = ledger.inclusion_proof(leaf_index, tree_size)
     return InclusionProofOut(
         leaf_index=leaf_index, tree_size=tree_size, leaf_hash=leaf_hash.hex(), proof=[h.hex() for h in proof]
     )

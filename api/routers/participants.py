@@ -23,7 +23,7 @@ router = APIRouter(tags=["participants"])
 def list_participants(ledger: LedgerDep) -> list[ParticipantOut]:
     """Every registered participant, in registration order; an empty role list is deactivated."""
     out = []
-    for p in ledger.store.participants(ledger.log.id):
+    for p in ledger.participants():
         scheme, _, value = p.legal_id.partition(":")
         out.append(
             ParticipantOut(

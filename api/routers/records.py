@@ -16,15 +16,21 @@ from fastapi import APIRouter, Query, Response
 from api.deps import CallerDep, JSONBody, LedgerDep, ViewerDep
 from api.schemas import (
     BATCH_SCHEMA,
+    DISCLOSE_SCHEMA,
     SUBMISSION_SCHEMA,
     AppendedOut,
+    DisclosuresOut,
     RecordListOut,
     batch_from_json,
+    disclose_from_json,
     json_body_doc,
+    period_bound,
     submission_from_json,
 )
 from ledger.access import Viewer
 from ledger.errors import Forbidden
+from ledger.lineage import MAX_DEPTH
+from ledger.log import RecordQuery
 from ledger.store import Appended
 from ledger.submission import Submission
 
@@ -86,17 +92,26 @@ def submit_batch(ledger: LedgerDep, caller: CallerDep, body: JSONBody, response:
 def list_records(
     ledger: LedgerDep,
     viewer: ViewerDep,
-    author: str | None = None,
-    kind: str | None = None,
+    author: Annotated[str | None, Query(description="the author's address")] = None,
+    kind: Annotated[str | None, Query(description="a record kind, e.g. pcf")] = None,
+    product: Annotated[str | None, Query(description="index term: a product id, e.g. urn:gtin:…")] = None,
+    dataset: Annotated[str | None, Query(description="index term: a dataset record id")] = None,
+    agreement: Annotated[str | None, Query(description="index term: an agreement record id")] = None,
+    company: Annotated[str | None, Query(description="index term: a company id (urn:…)")] = None,
+    since: Annotated[str | None, Query(description="issued_at at or after (RFC 3339 UTC, or a date)")] = None,
+    until: Annotated[str | None, Query(description="issued_at at or before (RFC 3339 UTC, or a date: its end)")] = None,
     start: Annotated[int, Query(ge=0, le=2**63 - 1, description="first leaf index to look at")] = 0,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIST, description="leaf indexes to look at")] = 100,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST, description="records per page")] = 100,
 ) -> RecordListOut:
-    """Records visible to the caller, in log order, from ``start``.
+    """Records visible to the caller that match every filter, in log order, from ``start``.
 
-    A page looks at up to ``limit`` matching entries and returns those the caller may
-    see, so a page may hold fewer; ``next_start`` continues after it.
+    ``next_start`` continues after the page (null at the end).
     """
-    views, next_start = ledger.list_records(viewer, start=start, limit=limit, author=author, kind=kind)
+    terms = tuple((n, v) for n, v in (("product", product), ("dataset", dataset), ("agreement", agreement),
+                                      ("company", company)) if v is not None)  # fmt: skip
+    query = RecordQuery(kind=kind, author=author, terms=terms, since=period_bound(since, "since"),
+                        until=period_bound(until, "until"))  # fmt: skip
+    views, next_start = ledger.list_records(viewer, start=start, limit=limit, query=query)
     return RecordListOut(records=[v.to_json() for v in views], next_start=next_start)
 
 
@@ -111,6 +126,38 @@ def get_record(ledger: LedgerDep, viewer: ViewerDep, record_id: str) -> dict[str
 def get_receipt(ledger: LedgerDep, viewer: ViewerDep, record_id: str) -> dict[str, Any]:
     """The record's receipt (``tds-ledger/receipt@1``) against the latest checkpoint."""
     return ledger.receipt(record_id, viewer).to_json()
+
+
+@router.get("/records/{record_id}/lineage")
+def get_lineage(
+    ledger: LedgerDep,
+    viewer: ViewerDep,
+    record_id: str,
+    direction: Annotated[str, Query(description="ancestors, descendants or both")] = "ancestors",
+    depth: Annotated[int, Query(ge=0, le=MAX_DEPTH, description="levels to follow")] = 16,
+) -> dict[str, Any]:
+    """The record's lineage graph: nodes (each with a link to its receipt; one the caller
+    may not see as its leaf hash only) and typed edges from a record to what it derives from."""
+    return ledger.lineage(record_id, viewer, direction=direction, depth=depth).to_json()
+
+
+@router.get("/records/{record_id}/disclosures", tags=["disclosure"])
+def get_disclosures(ledger: LedgerDep, caller: CallerDep, record_id: str) -> DisclosuresOut:
+    """Who the record's payload is disclosed to (its author, the operator and regulators may ask)."""
+    return DisclosuresOut(id=record_id, grantees=ledger.disclosures(record_id, caller))
+
+
+@router.post("/records/{record_id}/disclosures", tags=["disclosure"], openapi_extra=json_body_doc(DISCLOSE_SCHEMA))
+def disclose(ledger: LedgerDep, caller: CallerDep, record_id: str, body: JSONBody) -> DisclosuresOut:
+    """Disclose the payload to named participants (the record's author only): they may then
+    see the record, read its payload and roll it up into their own footprints."""
+    return DisclosuresOut(id=record_id, grantees=ledger.disclose(record_id, disclose_from_json(body), caller))
+
+
+@router.delete("/records/{record_id}/disclosures/{grantee}", tags=["disclosure"])
+def withdraw(ledger: LedgerDep, caller: CallerDep, record_id: str, grantee: str) -> DisclosuresOut:
+    """Withdraw a disclosure (the author only). Records already built on it stay as admitted."""
+    return DisclosuresOut(id=record_id, grantees=ledger.withdraw_disclosure(record_id, grantee, caller))
 
 
 @router.delete("/records/{record_id}/payload")

@@ -73,15 +73,14 @@ def tlog_tile(ledger: LedgerDep, path: str) -> Response:
     tile = parse_tile_path("tile/" + path)
     tree_size = ledger.latest_checkpoint().tree_size
     width = _served_width(tile, tree_size)
-    store, log_id = ledger.store, ledger.log.id
     if tile.level is None:
         first = tile.index * TILE_WIDTH
-        rows = store.leaf_data(log_id, first, first + width)
+        rows = ledger.envelopes(first, first + width)
         if [i for i, _, _ in rows] != list(range(first, first + width)):
             raise LedgerError(f"entries {first}..{first + width - 1} are not all stored")
         data = _entry_bundle([envelope for _, _, envelope in rows])
     else:
-        stored = store.tile(log_id, tile.level, tile.index) or b""
+        stored = ledger.tile(tile.level, tile.index) or b""
         if len(stored) < width * HASH_SIZE:
             raise LedgerError(f"stored tile {tile.level}/{tile.index} holds fewer than {width} hashes")
         data = stored[: width * HASH_SIZE]

@@ -122,7 +122,7 @@ class Anchorer:
         return written
 
     def in_flight(self) -> list[StoredAnchor]:
-        return self.ledger.store.anchors(self._log, status="submitted")
+        return self.ledger.anchors(status="submitted")
 
     def anchor_and_wait(self, timeout: float = 120.0, poll: float = 0.2) -> StoredAnchor | None:
         """Step until the latest checkpoint has a mined (or final) row; return it.
@@ -133,11 +133,11 @@ class Anchorer:
         deadline = time.monotonic() + timeout
         while True:
             self.step()
-            cp = self.ledger.store.latest_checkpoint(self._log)
+            cp = self.ledger.checkpoint_or_none()
             if cp is None:
                 return None
             if not self.in_flight():
-                done = [a for a in self.ledger.store.anchors(self._log) if a.tree_size == cp.tree_size
+                done = [a for a in self.ledger.anchors() if a.tree_size == cp.tree_size
                         and a.status in ("mined", "final")]  # fmt: skip
                 if done:
                     return done[-1]
@@ -174,7 +174,7 @@ class Anchorer:
         ``failed`` and the latest checkpoint is anchored afresh from the chain's head.
         """
         missing = range(mined_nonce, min(r.nonce for r in rows))
-        mine = [a for a in self.ledger.store.anchors(self._log) if a.nonce in missing]
+        mine = [a for a in self.ledger.anchors() if a.nonce in missing]
         if any(a.status == "mined" for a in mine):
             return []  # the confirmer will mark them orphaned first
         orphans = {a.nonce: a for a in mine if a.status == "orphaned" and a.raw_tx is not None}
@@ -248,9 +248,8 @@ class Anchorer:
     # -- step 2: a new anchor -----------------------------------------------------------------
 
     def _anchor_latest(self) -> StoredAnchor | None:
-        store = self.ledger.store
-        cp = store.latest_checkpoint(self._log)
-        if cp is None or store.anchored_size(self._log) >= cp.tree_size:
+        cp = self.ledger.checkpoint_or_none()
+        if cp is None or self.ledger.anchored_size() >= cp.tree_size:
             return None
         head = self.registry.head(self._lid)
         if head.tree_size > cp.tree_size:
@@ -258,7 +257,7 @@ class Anchorer:
                 f"the chain's head for {self.ledger.origin!r} has size {head.tree_size}, beyond our latest "
                 f"checkpoint {cp.tree_size}: it was not anchored from this store"
             )
-        if head.tree_size > 0 and store.root_at(self._log, head.tree_size, fresh=True) != head.root:
+        if head.tree_size > 0 and self.ledger.root_at(head.tree_size, fresh=True) != head.root:
             raise InconsistentTreeHead(
                 f"the chain's head for {self.ledger.origin!r} at size {head.tree_size} has root {head.root.hex()}, "
                 f"which is not the root of our tree at that size"
@@ -270,7 +269,7 @@ class Anchorer:
             row = self._mined_row(cp.tree_size, tx)
             self._put("recorded", row)
             return row
-        proof = store.consistency_proof(self._log, head.tree_size, cp.tree_size, fresh=True)
+        proof = self.ledger.consistency_proof(head.tree_size, cp.tree_size, fresh=True)
         call = self.registry.anchor_call(self._lid, cp.tree_size, cp.root_hash, proof)
         nonce = self.w3.eth.get_transaction_count(self.account.address, "latest")
         try:
@@ -301,7 +300,7 @@ class Anchorer:
         )  # fmt: skip
 
     def _put(self, event: str, row: StoredAnchor) -> None:
-        self.ledger.store.put_anchor(self._log, row)
+        self.ledger.put_anchor(row)
         if self._on_event is not None:
             self._on_event(event, row)
 

@@ -41,7 +41,7 @@ def confirm_anchors(ledger: Ledger, registry: Registry, *, confirmations: int) -
         finalized = w3.eth.get_block("finalized")["number"]
     except Exception:  # noqa: BLE001 - nodes without the tag answer with various errors
         finalized = -1
-    for a in ledger.store.anchors(ledger.log.id, status="mined"):
+    for a in ledger.anchors(status="mined"):
         try:
             receipt = w3.eth.get_transaction_receipt(a.tx_hash)
         except Exception:  # noqa: BLE001 - web3 raises TransactionNotFound (and others) for a gone tx
@@ -60,7 +60,7 @@ def confirm_anchors(ledger: Ledger, registry: Registry, *, confirmations: int) -
             else:
                 new = replace(a, block_number=block, block_hash=block_hash)
         if new != a:
-            ledger.store.put_anchor(ledger.log.id, new)
+            ledger.put_anchor(new)
             changed.append(new)
     return changed
 

@@ -1,18 +1,24 @@
-"""Record kinds ("personalities"): one module per kind (DESIGN §8).
+"""Record kinds ("personalities"): one module per kind (DESIGN §8), one line each below.
 
-A kind fixes three things: the payload schema, which roles may author it, and its
-admission check. Unknown kinds are refused. Kinds of later milestones (contracts,
-access events, footprints, passports) register here the same way.
+A kind fixes its payload model, which roles may author it, its admission check and its
+effects (index terms, typed edges, derived state); see ``ledger.kinds.base``. Unknown
+kinds are refused.
 """
 
 from __future__ import annotations
 
 from ledger.errors import InvalidRecord
-from ledger.kinds.base import AdmissionContext, Admitted, Kind
+from ledger.kinds.base import AdmissionContext, Admitted, Kind, ParentRecord, PayloadUnavailable
 from ledger.kinds.dataset import DATASET
 from ledger.kinds.participant import PARTICIPANT, ROLES
 
-KINDS: dict[str, Kind] = {k.name: k for k in (PARTICIPANT, DATASET)}
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        PARTICIPANT,
+        DATASET,
+    )
+}
 
 
 def get_kind(name: str) -> Kind:
@@ -23,4 +29,4 @@ def get_kind(name: str) -> Kind:
     return kind
 
 
-__all__ = ["KINDS", "ROLES", "AdmissionContext", "Admitted", "Kind", "get_kind"]
+__all__ = ["KINDS", "ROLES", "AdmissionContext", "Admitted", "Kind", "ParentRecord", "PayloadUnavailable", "get_kind"]

@@ -1,13 +1,15 @@
 """``dataset``: a provider declares a dataset by its content hash; the data stays home.
 
 The payload names the dataset and commits to its content (``sha256:<hex>`` of the bytes
-as the provider holds them). A new version of a dataset lists the old one in ``parents``.
+as the provider holds them). A new version of a dataset lists the old one in ``parents`` (a ``supersedes`` edge).
+The record is filed under the index term ``dataset = <its id>``.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger.effects import Edge, EdgeType, Term
 from ledger.errors import InvalidRecord
 from ledger.kinds.base import AdmissionContext, Admitted, Kind
 
@@ -28,7 +30,10 @@ def _check(p: DatasetPayload, ctx: AdmissionContext) -> Admitted:
                 f"a dataset's parents must be earlier versions by the same provider; "
                 f"parent at leaf {parent.leaf_index} is a {parent.kind} by {parent.author}"
             )
-    return Admitted()
+    return Admitted(
+        terms=(Term("dataset", ctx.record_id),),
+        edges=tuple(Edge(EdgeType.SUPERSEDES, parent.record_id) for parent in ctx.parents),
+    )
 
 
 DATASET = Kind(

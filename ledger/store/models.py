@@ -39,6 +39,7 @@ class EntryRow(SQLModel, table=True):
         Index("ix_entries_leaf_hash", "log", "leaf_hash"),
         Index("ix_entries_author", "log", "author", "idx"),
         Index("ix_entries_kind", "log", "kind", "idx"),
+        Index("ix_entries_issued", "log", "issued_us"),
     )
 
     log: int = Field(foreign_key="logs.id", primary_key=True)
@@ -48,6 +49,9 @@ class EntryRow(SQLModel, table=True):
     kind: str = Field(max_length=32)
     author: str = Field(max_length=42)
     issued_at: str = Field(max_length=40)
+    #: ``issued_at`` in microseconds since the epoch, for period queries (the text does not
+    #: sort: ``…:00Z`` > ``…:00.5Z``). NULL only on rows written before it existed.
+    issued_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     visibility: str = Field(max_length=8)
     envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     payload: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
@@ -135,3 +139,56 @@ class TokenRow(SQLModel, table=True):
     label: str = Field(default="", max_length=255)
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+# -- effects of admission (DESIGN §8): caches of what the log says, recomputed by the audit --
+
+
+class TermRow(SQLModel, table=True):
+    """An index term a record is filed under (``product = urn:gtin:…``)."""
+
+    __tablename__ = "record_terms"
+    __table_args__ = (Index("ix_record_terms_idx", "log", "idx"),)
+
+    log: int = Field(foreign_key="logs.id", primary_key=True)
+    name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(primary_key=True, max_length=255)
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+
+
+class EdgeRow(SQLModel, table=True):
+    """A typed edge from the record at ``source`` to the earlier record at ``target``."""
+
+    __tablename__ = "record_edges"
+    __table_args__ = (Index("ix_record_edges_target", "log", "target", "source"),)
+
+    log: int = Field(foreign_key="logs.id", primary_key=True)
+    source: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    target: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    type: str = Field(primary_key=True, max_length=32)
+    position: int | None = Field(default=None)  # the target's place in the envelope's parents, if it is one
+
+
+class StateRow(SQLModel, table=True):
+    """A record's derived state (a footprint's status), set by ``by`` (NULL: the record itself)."""
+
+    __tablename__ = "record_states"
+    __table_args__ = (Index("ix_record_states_status", "log", "status", "idx"),)
+
+    log: int = Field(foreign_key="logs.id", primary_key=True)
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    status: str = Field(max_length=32)
+    reason: str = Field(default="", max_length=1000)
+    by: str | None = Field(default=None, max_length=128)
+    updated_at: datetime
+
+
+class DisclosureRow(SQLModel, table=True):
+    """The author of the record at ``idx`` lets ``grantee`` read its payload (and see it)."""
+
+    __tablename__ = "disclosures"
+
+    log: int = Field(foreign_key="logs.id", primary_key=True)
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    grantee: str = Field(primary_key=True, max_length=42)
+    granted_at: datetime

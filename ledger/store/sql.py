@@ -24,7 +24,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,12 +33,14 @@ from sqlmodel import SQLModel
 from ledger import merkle, tiles
 from ledger.errors import Conflict, CorruptStore, NotFound
 from ledger.store import lease
+from ledger.store.effects import EffectsStore
 from ledger.store.models import (
     AnchorRow,
     CheckpointRow,
     EntryRow,
     LogRow,
     ParticipantRow,
+    TermRow,
     TileRow,
     TokenRow,
 )
@@ -60,6 +62,7 @@ _checkpoints = CheckpointRow.__table__
 _participants = ParticipantRow.__table__
 _anchors = AnchorRow.__table__
 _tokens = TokenRow.__table__
+_terms = TermRow.__table__
 
 _IN_CHUNK = 500  # keep IN lists well under every backend's bound-parameter limit
 #: Full tiles kept in memory with their interior nodes, 16 KiB each: 4096 tiles = 64 MiB,
@@ -118,7 +121,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
 
 
-class SQLStore:
+class SQLStore(EffectsStore):
     """The ledger's rows on one database. Thread-safe; share one per process."""
 
     def __init__(self, url: str):
@@ -147,6 +150,18 @@ class SQLStore:
                     if column.name not in present and column.nullable:
                         kind = column.type.compile(dialect=self.engine.dialect)
                         conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+            self._backfill_issued_us(conn)
+
+    @staticmethod
+    def _backfill_issued_us(conn: Connection) -> None:
+        """Entries written before ``issued_us`` existed get it from their ``issued_at``."""
+        from ledger.envelope import parse_issued_at  # the one parser of the format
+
+        rows = conn.execute(select(_entries.c.log, _entries.c.idx, _entries.c.issued_at).where(_entries.c.issued_us.is_(None))).all()
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        for r in rows:
+            us = (parse_issued_at(r.issued_at) - epoch) // timedelta(microseconds=1)
+            conn.execute(update(_entries).where(_entries.c.log == r.log, _entries.c.idx == r.idx).values(issued_us=us))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -219,9 +234,13 @@ class SQLStore:
             size = conn.execute(
                 select(_logs.c.tree_size).where(_logs.c.id == log).with_for_update()
             ).scalar_one()
-            known = self._indexes_of(conn, log, {e.record_id for e in batch})
+            batch_ids = {e.record_id for e in batch}
+            known = self._indexes_of(conn, log, batch_ids | self._effect_targets(batch))
+            new_ids = {e.record_id for e in batch if e.record_id not in known}
+            self._check_expected(conn, log, batch, known, new_ids)
             results: list[Appended] = []
             rows: list[dict] = []
+            placed: list[tuple[int, NewEntry]] = []
             hashes: list[bytes] = []
             registrations: list[ParticipantInfo] = []
             for e in batch:
@@ -240,7 +259,7 @@ class SQLStore:
                 rows.append(
                     dict(
                         log=log, idx=idx, leaf_hash=e.leaf_hash, record_id=e.record_id, kind=e.kind,
-                        author=e.author, issued_at=e.issued_at, visibility=e.visibility,
+                        author=e.author, issued_at=e.issued_at, issued_us=e.issued_us, visibility=e.visibility,
                         envelope=e.envelope, payload=e.payload, salt=e.salt, erased_at=None,
                         appended_at=now,
                     )
@@ -250,9 +269,11 @@ class SQLStore:
                         ParticipantInfo(e.registers.address, e.registers.name, e.registers.legal_id,
                                         e.registers.roles, idx)
                     )
+                placed.append((idx, e))
                 results.append(Appended(e.record_id, idx, e.leaf_hash, False))
             if rows:
                 conn.execute(insert(_entries), rows)
+                self._write_effects(conn, log, placed, known, now)
                 self._write_tiles(conn, log, size, hashes)
                 for p in registrations:
                     self._put_participant(conn, log, p, now)
@@ -464,14 +485,55 @@ class SQLStore:
                     out[bytes(r.leaf_hash)] = self._entry(r)
         return out
 
+    def entries_at(self, log: int, idxs: Iterable[int]) -> list[StoredEntry]:
+        """The entries at the given indexes (those that exist), in index order."""
+        wanted = sorted(set(idxs))
+        out: list[StoredEntry] = []
+        with self._read() as conn:
+            for i in range(0, len(wanted), _IN_CHUNK):
+                q = select(_entries).where(_entries.c.log == log, _entries.c.idx.in_(wanted[i : i + _IN_CHUNK]))
+                out += [self._entry(r) for r in conn.execute(q.order_by(_entries.c.idx))]
+        return out
+
+    def entries_by_record_id(self, log: int, record_ids: Iterable[str]) -> dict[str, StoredEntry]:
+        wanted = sorted(set(record_ids))
+        out: dict[str, StoredEntry] = {}
+        with self._read() as conn:
+            for i in range(0, len(wanted), _IN_CHUNK):
+                q = select(_entries).where(_entries.c.log == log, _entries.c.record_id.in_(wanted[i : i + _IN_CHUNK]))
+                for r in conn.execute(q):
+                    out[r.record_id] = self._entry(r)
+        return out
+
     def list_entries(
-        self, log: int, *, start: int = 0, limit: int = 100, author: str | None = None, kind: str | None = None
+        self, log: int, *, start: int = 0, limit: int = 100, author: str | None = None, kind: str | None = None,
+        terms: Sequence[tuple[str, str]] = (), since_us: int | None = None, until_us: int | None = None,
+        visible_to: str | None | type[Ellipsis] = ...,
     ) -> list[StoredEntry]:
+        """Entries from index ``start`` in log order matching every filter, at most ``limit``.
+
+        ``terms``: every ``(name, value)`` must be among the entry's index terms;
+        ``since_us``/``until_us``: ``issued_at`` in ``[since, until]`` (microseconds).
+        ``visible_to``: only public entries, those authored by that address and those
+        disclosed to it (None: public only; ``...``: no visibility filter).
+        """
         q = select(_entries).where(_entries.c.log == log, _entries.c.idx >= start)
         if author is not None:
             q = q.where(_entries.c.author == author)
         if kind is not None:
             q = q.where(_entries.c.kind == kind)
+        for name, value in terms:
+            q = q.where(
+                select(_terms.c.idx)
+                .where(_terms.c.log == log, _terms.c.name == name, _terms.c.value == value, _terms.c.idx == _entries.c.idx)
+                .exists()
+            )
+        if since_us is not None:
+            q = q.where(_entries.c.issued_us >= since_us)
+        if until_us is not None:
+            q = q.where(_entries.c.issued_us <= until_us)
+        if visible_to is not ...:
+            q = q.where(self._visible_clause(log, visible_to))
         with self._read() as conn:
             return [self._entry(r) for r in conn.execute(q.order_by(_entries.c.idx).limit(limit))]
 

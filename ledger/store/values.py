@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ledger.effects import DerivedState, Edge, StateChange, Term
+
 
 @dataclass(frozen=True, slots=True)
 class LogInfo:
@@ -43,6 +45,16 @@ class NewEntry:
     salt: bytes | None
     visibility: str
     registers: ParticipantInfo | None = None  # a participant record's effect, applied atomically
+    issued_us: int | None = None  # issued_at in microseconds since the epoch
+    # Effects of admission (``ledger.effects``), written in the same transaction. Edges,
+    # state changes and parent positions name their targets by record id; the store
+    # resolves them to indexes (earlier in the batch or already stored).
+    terms: tuple[Term, ...] = ()
+    edges: tuple[tuple[Edge, int | None], ...] = ()  # (edge, position among the parents or None)
+    state: DerivedState | None = None
+    changes: tuple[StateChange, ...] = ()
+    # Compare-and-swap: (record id, status or None) of the derived states admission relied on.
+    expects: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +116,19 @@ class TokenInfo:
     label: str
     created_at: datetime
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEdge:
+    """A typed edge between two stored records (by leaf index)."""
+
+    source: int
+    target: int
+    type: str
+    position: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    leaf_index: int
+    state: DerivedState

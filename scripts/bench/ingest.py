@@ -194,7 +194,7 @@ def sign_pool(keys: Keys, n: int) -> tuple[list[Submission], float, float]:
 
 
 def new_entry(sub: Submission) -> NewEntry:
-    """The row ``Ledger._admit`` would build for this submission (for the raw baseline)."""
+    """The row admission (``ledger.admission``) builds for this submission (for the raw baseline)."""
     env = sub.envelope
     leaf_input = env.to_bytes()
     return NewEntry(
@@ -412,7 +412,7 @@ def breakdown(keys: Keys, subs: Sequence[Submission], library_rate: float) -> No
     envs = [s.envelope for s in subs]
     domain = keys.domain
     kind = get_kind("dataset")
-    ctx = AdmissionContext("0x" + "00" * 19 + "01", keys.provider_address, ())
+    ctx = AdmissionContext("0x" + "00" * 19 + "01", keys.provider_address, "bench", "2026-01-01T00:00:00Z", ())
     sigs = [(bytes.fromhex(e.sig[2:]), e.signing_digest(domain)) for e in envs]
     pubs = [coincurve.PublicKey.from_signature_and_message(s[:64] + bytes((s[64] - 27,)), d, hasher=None) for s, d in sigs]
     short = [e.id.encode() for e in envs]
@@ -455,7 +455,7 @@ def breakdown(keys: Keys, subs: Sequence[Submission], library_rate: float) -> No
 # (label, file suffix, function name); cumulative time, so nested rows overlap their parent.
 GROUPS = [
     ("Ledger.submit (total)", "ledger/log.py", "submit"),
-    ("  _admit (per-record admission)", "ledger/log.py", "_admit"),
+    ("  BatchAdmission.admit (per-record admission)", "ledger/admission.py", "admit"),
     ("    verify_envelope (signature check)", "ledger/envelope.py", "verify_envelope"),
     ("      signing_digest (EIP-712 keccak)", "ledger/envelope.py", "signing_digest"),
     ("      secp256k1 recover", "coincurve/keys.py", "from_signature_and_message"),

@@ -29,7 +29,7 @@ from ledger.chain.anchoring import confirm_anchors
 from ledger.errors import AnchorError, CorruptStore, InconsistentTreeHead
 from ledger.log import Ledger
 
-log = logging.getLogger("api.sealer")
+log = logging.getLogger("ledger.sealer")
 
 
 class Sealer:
@@ -90,7 +90,7 @@ class Sealer:
         failures = 0
         while not self._stop.is_set():
             try:
-                lock = self.ledger.store.try_lock_sealer(self.ledger.log.id)
+                lock = self.ledger.try_lock_sealer()
             except Exception as e:  # noqa: BLE001 - the database is unreachable: retried with backoff
                 failures += 1
                 self.detail = f"{type(e).__name__}: {e}"
@@ -129,7 +129,7 @@ class Sealer:
                 return
             delay = self.poll_seconds
             try:
-                self.ledger.store.purge()
+                self.ledger.purge()
                 if self.due():
                     cp = self.ledger.seal()
                     log.info("sealed checkpoint of tree size %d", cp.tree_size)

@@ -1,0 +1,66 @@
+"""What admitting a record does besides appending it (DESIGN §8): typed values only.
+
+A kind's admission check returns an ``Admitted`` built from these values; the ledger
+writes them in the same transaction as the entry, and ``ledger.derive`` recomputes them
+from the log for the audit. Nothing here does I/O.
+
+- ``Term``: an index term the record is filed under (``product = urn:gtin:…``), so
+  ``GET /v1/records?product=…`` finds it without reading payloads.
+- ``Edge``: a typed edge from the new record to an earlier one (or one earlier in the
+  same batch), named by record id. Every envelope parent gets one; kinds may add more
+  (a footprint ``supersedes`` the ids in its ``precedingPfIds``).
+- ``DerivedState``: a record's derived status (a footprint's ``Active``/``Deprecated``),
+  ``by`` naming the record whose admission set it. ``StateChange`` sets another record's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ledger.errors import InvalidRecord
+
+#: Index term names a kind may file records under (the query parameters of /v1/records).
+TERM_NAMES = frozenset({"product", "dataset", "agreement", "company"})
+MAX_TERM_VALUE = 255
+
+
+class EdgeType(StrEnum):
+    """How a record relates to an earlier one."""
+
+    COMPONENT_OF = "component_of"  # the target is a component of the source (a PCF's input)
+    SUPERSEDES = "supersedes"  # the source replaces the target (a new version)
+    UNDER_AGREEMENT = "under_agreement"  # the source happened under the target agreement
+    DESCRIBES = "describes"  # the source describes the target (a passport, its footprint)
+    DERIVES_FROM = "derives_from"  # any other parent
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    name: str
+    value: str
+
+    def __post_init__(self) -> None:
+        if self.name not in TERM_NAMES:
+            raise ValueError(f"unknown index term {self.name!r}; terms are {sorted(TERM_NAMES)}")
+        if not 0 < len(self.value) <= MAX_TERM_VALUE:
+            raise InvalidRecord(f"index term {self.name} must be 1..{MAX_TERM_VALUE} characters, got {len(self.value)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    type: EdgeType
+    target: str  # record id of the earlier record
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedState:
+    status: str
+    reason: str = ""
+    by: str | None = None  # record id whose admission set this state (None: the record's own)
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    target: str  # record id of an earlier record whose derived state changes
+    state: DerivedState

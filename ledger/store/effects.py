@@ -1,0 +1,221 @@
+"""The store's rows for the effects of admission: index terms, typed edges, derived state,
+and payload disclosures (part of ``SQLStore``; see ``ledger.store.sql`` for the contract).
+
+Contract:
+
+- Terms, edges and states of a batch are written in the append's own transaction, so a
+  record is never visible without its effects nor its effects without the record.
+- Edge and state-change targets are resolved from record ids to indexes inside that
+  transaction; a target that is not stored (nor earlier in the batch) aborts the batch.
+- ``NewEntry.expects`` is compare-and-swap on derived state: the append re-reads the
+  states admission relied on (a component footprint still ``Active``) under the write
+  lock and raises ``Conflict`` if another writer changed them meanwhile.
+- These rows are caches of what the log says: ``ledger.derive`` recomputes them from the
+  entries, and the audit reports every difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Connection, delete, insert, or_, select, update
+
+from ledger.effects import DerivedState, Term
+from ledger.errors import Conflict, NotFound
+from ledger.store.models import DisclosureRow, EdgeRow, EntryRow, StateRow, TermRow
+from ledger.store.values import NewEntry, StoredEdge
+
+_terms = TermRow.__table__
+_edges = EdgeRow.__table__
+_states = StateRow.__table__
+_disclosures = DisclosureRow.__table__
+_entries = EntryRow.__table__
+
+_IN_CHUNK = 500
+
+
+def _chunks(values: Sequence, size: int = _IN_CHUNK) -> Iterator[Sequence]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _state(r) -> DerivedState:
+    return DerivedState(r.status, r.reason, r.by)
+
+
+class EffectsStore:
+    """Mixin of ``SQLStore``: needs ``_read()`` and ``_write()`` connections."""
+
+    def _read(self) -> AbstractContextManager[Connection]: ...  # provided by SQLStore
+    def _write(self) -> AbstractContextManager[Connection]: ...  # provided by SQLStore
+
+    # -- writing, inside append's transaction ------------------------------------------
+
+    @staticmethod
+    def _effect_targets(batch: Sequence[NewEntry]) -> set[str]:
+        ids: set[str] = set()
+        for e in batch:
+            ids.update(edge.target for edge, _ in e.edges)
+            ids.update(c.target for c in e.changes)
+            ids.update(record_id for record_id, _ in e.expects)
+        return ids
+
+    def _check_expected(self, conn: Connection, log: int, batch: Sequence[NewEntry],
+                        known: dict[str, tuple[int, bytes]], in_batch: set[str]) -> None:  # fmt: skip
+        """Compare-and-swap: the derived states admission saw are still the stored ones."""
+        wanted = {(rid, status) for e in batch for rid, status in e.expects if rid not in in_batch}
+        if not wanted:
+            return
+        idxs = sorted({known[rid][0] for rid, _ in wanted if rid in known})
+        now = self._states_in(conn, log, idxs)
+        for rid, status in sorted(wanted, key=str):
+            if rid not in known:
+                raise NotFound(f"record {rid!r}, which admission relied on, is not stored")
+            have = now.get(known[rid][0])
+            if (have.status if have else None) != status:
+                raise Conflict(
+                    f"the derived state of {rid!r} changed while the batch was admitted "
+                    f"(expected {status}, now {have.status if have else None}); submit again"
+                )
+
+    def _write_effects(self, conn: Connection, log: int, placed: Sequence[tuple[int, NewEntry]],
+                       known: dict[str, tuple[int, bytes]], now: datetime) -> None:  # fmt: skip
+        terms, edges, states = [], [], {}
+        for idx, e in placed:
+            terms += [dict(log=log, name=t.name, value=t.value, idx=idx) for t in dict.fromkeys(e.terms)]
+            seen = set()
+            for edge, position in e.edges:
+                target = self._resolve(known, edge.target, idx)
+                if (target, edge.type) not in seen:
+                    seen.add((target, edge.type))
+                    edges.append(dict(log=log, source=idx, target=target, type=str(edge.type), position=position))
+            if e.state is not None:
+                states[idx] = e.state
+            for change in e.changes:
+                states[self._resolve(known, change.target, idx)] = change.state
+        if terms:
+            conn.execute(insert(_terms), terms)
+        if edges:
+            conn.execute(insert(_edges), edges)
+        if states:
+            existing = set(self._states_in(conn, log, sorted(states)))
+            for idx, s in states.items():
+                values = dict(status=s.status, reason=s.reason, by=s.by, updated_at=now)
+                if idx in existing:
+                    conn.execute(update(_states).where(_states.c.log == log, _states.c.idx == idx).values(**values))
+                else:
+                    conn.execute(insert(_states).values(log=log, idx=idx, **values))
+
+    @staticmethod
+    def _resolve(known: dict[str, tuple[int, bytes]], record_id: str, source: int) -> int:
+        hit = known.get(record_id)
+        if hit is None or hit[0] >= source:
+            raise NotFound(f"record {record_id!r}, named by the record at {source}, is not an earlier entry")
+        return hit[0]
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _states_in(self, conn: Connection, log: int, idxs: Sequence[int]) -> dict[int, DerivedState]:
+        out: dict[int, DerivedState] = {}
+        for chunk in _chunks(list(idxs)):
+            for r in conn.execute(select(_states).where(_states.c.log == log, _states.c.idx.in_(chunk))):
+                out[r.idx] = _state(r)
+        return out
+
+    def states(self, log: int, idxs: Iterable[int]) -> dict[int, DerivedState]:
+        """The cached derived state of each given index that has one."""
+        with self._read() as conn:
+            return self._states_in(conn, log, sorted(set(idxs)))
+
+    def terms_of(self, log: int, idxs: Iterable[int]) -> dict[int, tuple[Term, ...]]:
+        out: dict[int, list[Term]] = {}
+        with self._read() as conn:
+            for chunk in _chunks(sorted(set(idxs))):
+                q = select(_terms).where(_terms.c.log == log, _terms.c.idx.in_(chunk)).order_by(_terms.c.idx)
+                for r in conn.execute(q):
+                    out.setdefault(r.idx, []).append(Term(r.name, r.value))
+        return {i: tuple(ts) for i, ts in out.items()}
+
+    def _edges_where(self, log: int, column, idxs: Iterable[int]) -> list[StoredEdge]:
+        out: list[StoredEdge] = []
+        with self._read() as conn:
+            for chunk in _chunks(sorted(set(idxs))):
+                q = select(_edges).where(_edges.c.log == log, column.in_(chunk))
+                out += [StoredEdge(r.source, r.target, r.type, r.position) for r in conn.execute(q)]
+        out.sort(key=lambda e: (e.source, e.position if e.position is not None else 1 << 16, e.target, e.type))
+        return out
+
+    def edges_from(self, log: int, sources: Iterable[int]) -> list[StoredEdge]:
+        """Edges whose source is one of ``sources``: what those records derive from."""
+        return self._edges_where(log, _edges.c.source, sources)
+
+    def edges_to(self, log: int, targets: Iterable[int]) -> list[StoredEdge]:
+        """Edges whose target is one of ``targets``: what derives from those records."""
+        return self._edges_where(log, _edges.c.target, targets)
+
+    def effect_rows(self, log: int) -> tuple[set[tuple[int, str, str]], set[tuple[int, int, str, int | None]],
+                                            dict[int, DerivedState]]:  # fmt: skip
+        """Every cached term ``(idx, name, value)``, edge ``(source, target, type, position)``
+        and state of the log, for the audit to compare with its recomputation."""
+        with self._read() as conn:
+            terms = {(r.idx, r.name, r.value) for r in conn.execute(select(_terms).where(_terms.c.log == log))}
+            edges = {
+                (r.source, r.target, r.type, r.position)
+                for r in conn.execute(select(_edges).where(_edges.c.log == log))
+            }
+            states = {r.idx: _state(r) for r in conn.execute(select(_states).where(_states.c.log == log))}
+        return terms, edges, states
+
+    # -- disclosures ---------------------------------------------------------------------
+
+    def disclose(self, log: int, idx: int, grantees: Iterable[str], now: datetime) -> None:
+        """Let each grantee read the payload of the record at ``idx`` (idempotent)."""
+        with self._write() as conn:
+            have = {
+                r.grantee
+                for r in conn.execute(select(_disclosures.c.grantee).where(_disclosures.c.log == log, _disclosures.c.idx == idx))
+            }
+            new = [dict(log=log, idx=idx, grantee=g, granted_at=now) for g in sorted(set(grantees) - have)]
+            if new:
+                conn.execute(insert(_disclosures), new)
+
+    def withdraw(self, log: int, idx: int, grantee: str) -> bool:
+        """End a disclosure; False if there was none."""
+        with self._write() as conn:
+            res = conn.execute(
+                delete(_disclosures).where(
+                    _disclosures.c.log == log, _disclosures.c.idx == idx, _disclosures.c.grantee == grantee
+                )
+            )
+        return res.rowcount == 1
+
+    def disclosed_to(self, log: int, idxs: Iterable[int], grantee: str) -> set[int]:
+        """Which of ``idxs`` are disclosed to ``grantee``."""
+        out: set[int] = set()
+        with self._read() as conn:
+            for chunk in _chunks(sorted(set(idxs))):
+                q = select(_disclosures.c.idx).where(
+                    _disclosures.c.log == log, _disclosures.c.grantee == grantee, _disclosures.c.idx.in_(chunk)
+                )
+                out.update(r.idx for r in conn.execute(q))
+        return out
+
+    @staticmethod
+    def _visible_clause(log: int, address: str | None) -> ColumnElement[bool]:
+        """Entries ``address`` may see: public ones, its own, and those disclosed to it."""
+        if address is None:
+            return _entries.c.visibility == "public"
+        disclosed = (
+            select(_disclosures.c.idx)
+            .where(_disclosures.c.log == log, _disclosures.c.idx == _entries.c.idx, _disclosures.c.grantee == address)
+            .exists()
+        )
+        return or_(_entries.c.visibility == "public", _entries.c.author == address, disclosed)
+
+    def grantees(self, log: int, idx: int) -> list[str]:
+        q = select(_disclosures.c.grantee).where(_disclosures.c.log == log, _disclosures.c.idx == idx)
+        with self._read() as conn:
+            return sorted(r.grantee for r in conn.execute(q))
+
