@@ -32,8 +32,8 @@ from ledger.submission import Submission
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 #: C2SP entry bundles prefix each entry with a 16-bit length.
 MAX_ENVELOPE_BYTES = 0xFFFF
-#: Parents (and references) one record may have; a bill of materials larger than this is refused.
-MAX_PARENTS = 256
+#: References (ids beyond the parents) one record may name; parents are bounded by the envelope.
+MAX_REFERENCES = 256
 
 
 def epoch_us(value: datetime) -> int:
@@ -117,8 +117,6 @@ class BatchAdmission:
         if commitment_of(payload, sub.salt) != env.commitment:
             raise InvalidRecord("payload and salt do not match the envelope's commitment")
         author = self._author_viewer(env.author, env.kind, kind.roles)
-        if len(env.parents) > MAX_PARENTS:
-            raise InvalidRecord(f"a record has at most {MAX_PARENTS} parents, got {len(env.parents)}")
         model = kind.parse(sub.payload)
         parents = tuple(self._parent(bytes.fromhex(p), author) for p in env.parents)
         referenced = self._referenced(kind.references(model), author)
@@ -191,8 +189,8 @@ class BatchAdmission:
 
     def _referenced(self, ids: Iterable[str], author: Viewer) -> dict[str, ParentRecord]:
         ids = list(dict.fromkeys(ids))
-        if len(ids) > MAX_PARENTS:
-            raise InvalidRecord(f"a record refers to at most {MAX_PARENTS} other records, got {len(ids)}")
+        if len(ids) > MAX_REFERENCES:
+            raise InvalidRecord(f"a record refers to at most {MAX_REFERENCES} other records, got {len(ids)}")
         out = {i: self._readable_batch(self.batch_by_id[i], author) for i in ids if i in self.batch_by_id}
         missing = [i for i in ids if i not in out]
         if missing:

@@ -57,6 +57,10 @@ def _out(text: str = "") -> None:
     print(text, flush=True)
 
 
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def _print_identity(identity: Identity) -> None:
     _out(f"origin:    {identity.origin}")
     _out(f"chain id:  {identity.chain_id}")
@@ -210,11 +214,24 @@ def cmd_keys_new(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    report = open_data_dir(_settings(args)).audit()
+    """The store audit (raises ``CorruptStore``), then the recomputation of every derived
+    effect: exit 1 naming each difference between the log and the cached rows."""
+    ledger = open_data_dir(_settings(args))
+    report = ledger.audit()
     _out(
         f"ok: {report.tree_size} entries, {report.tiles_checked} tiles and "
         f"{report.checkpoints_checked} checkpoints verified"
     )
+    effects = ledger.audit_effects()
+    for line in effects.unverifiable:
+        _out(f"unverifiable: {line}")
+    for line in effects.findings:
+        _err(f"finding: {line}")
+    if effects.findings:
+        _err(f"audit failed: {len(effects.findings)} finding(s) in the derived index terms, edges and states")
+        return 1
+    _out(f"ok: index terms, edges and derived states of {effects.records} records recomputed from the log; "
+         "they match the cached rows")  # fmt: skip
     return 0
 
 

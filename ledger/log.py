@@ -49,6 +49,7 @@ from ledger.access import (
 from ledger.admission import MAX_CLOCK_SKEW, MAX_ENVELOPE_BYTES, BatchAdmission, ModelCache, epoch_us
 from ledger.audit import AuditReport, audit_log
 from ledger.canonical import parse_json
+from ledger.derive import EffectsReport, audit_effects
 from ledger.checkpoint import (
     Checkpoint,
     NoteSigner,
@@ -246,6 +247,11 @@ class Ledger:
     def audit(self) -> AuditReport:
         """Re-verify every entry, tile and checkpoint (``ledger.audit``); raise ``CorruptStore``."""
         return audit_log(self.store, self.log.id, origin=self.origin, note_verifier=self.note_verifier)
+
+    def audit_effects(self) -> EffectsReport:
+        """Recompute every index term, edge and derived state from the log and compare them
+        with the cached rows (``ledger.derive``); differences are findings, not exceptions."""
+        return audit_effects(self.store, self.log.id, operator=self.log.operator)
 
     def unsealed(self) -> tuple[int, datetime | None]:
         """How many entries no checkpoint covers yet, and when the oldest was appended."""

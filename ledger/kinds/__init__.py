@@ -11,12 +11,14 @@ from ledger.errors import InvalidRecord
 from ledger.kinds.base import AdmissionContext, Admitted, Kind, ParentRecord, PayloadUnavailable
 from ledger.kinds.dataset import DATASET
 from ledger.kinds.participant import PARTICIPANT, ROLES
+from ledger.kinds.pcf import PCF
 
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
         PARTICIPANT,
         DATASET,
+        PCF,
     )
 }
 
