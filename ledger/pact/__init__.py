@@ -10,9 +10,16 @@ strictly (no value is converted: a decimal sent as a JSON number is refused), an
 ``footprint_view(fp)`` gives what the ledger needs from either version (``FootprintView``).
 
 The models follow the official schemas (``components/schemas`` of the PACT OpenAPI
-documents): required and optional fields, enums, patterns, set-like arrays, the
-geography ``oneOf``. Where they refuse more, it is listed in ``formats`` and checked, one
-difference at a time, by ``tests/test_pact_models.py``.
+documents): required and optional fields, enums, patterns, formats, set-like arrays, the
+geography ``oneOf``, and unknown properties kept (no official schema forbids them).
+``tests/test_pact_models.py`` checks that they refuse exactly what the official schemas
+refuse, mutation by mutation, except where they deliberately refuse more:
+
+- decimals whose published pattern is too loose (v3 ``PositiveNonZeroDecimal``,
+  ``NegativeOrZeroDecimal``) or absent (every v2 ``format: decimal``): see ``formats``;
+- URNs: RFC 8141 syntax (``format: urn``), not only the ``urn:`` prefix;
+- v2 ``unitaryProductAmount`` must be > 0, as its description says;
+- v2 ``version`` must be a JSON integer (JSON Schema also takes ``1.0``).
 """
 
 from __future__ import annotations

@@ -9,8 +9,10 @@ Where the official schema's pattern does not say what its description means, the
 follows the meaning and the test suite lists the difference (``tests/test_pact_models.py``):
 
 - ``PositiveNonZeroDecimal`` and ``NegativeOrZeroDecimal``: the published patterns put
-  ``^`` and ``$`` inside an alternation, so ``"1x"`` passes as positive and ``"10"`` as
-  negative-or-zero. Here the whole string must be the decimal.
+  ``^`` and ``$`` inside an alternation, so any text that begins with a positive decimal
+  (``"1x"``, ``"1.5.0"``, ``"1e3"``) passes as positive, and any that begins with a negative
+  one or ends in ``0`` (``"-1x"``, ``"10"``) as negative-or-zero. Here the whole string must
+  be the decimal.
 - ``Urn``: the schema's pattern only checks the ``urn:`` prefix; its ``format: urn`` means
   RFC 8141, which is what is checked here (``urn:<NID>:<NSS>``).
 - v2 decimals have ``format: decimal`` and no pattern; they are checked as v3's ``Decimal``.
@@ -18,7 +20,6 @@ follows the meaning and the test suite lists the difference (``tests/test_pact_m
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -53,7 +54,7 @@ _DIGITS = r"[0-9]+"
 DECIMAL = re.compile(rf"[+-]?{_DIGITS}(?:\.{_DIGITS})?")
 POSITIVE_OR_ZERO = re.compile(rf"\+?{_DIGITS}(?:\.{_DIGITS})?")
 POSITIVE_NON_ZERO = re.compile(r"\+?(?:[0-9]*[1-9][0-9]*(?:\.[0-9]+)?|0+\.[0-9]*[1-9][0-9]*)")
-NEGATIVE_OR_ZERO = re.compile(r".*0|-[0-9]+.*")
+NEGATIVE_OR_ZERO = re.compile(rf"-{_DIGITS}(?:\.{_DIGITS})?|0+(?:\.0+)?")
 SPEC_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9]{8})?")
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 DATE_TIME = re.compile(
@@ -120,7 +121,8 @@ def parse_date_time(text: str) -> datetime:
     """An RFC 3339 ``date-time`` (``Z`` or ``±hh:mm``) as an aware datetime.
 
     The fraction is truncated to microseconds. A leap second (``:60``) and year 0000 are
-    refused (Python's datetime has neither). Raises ValueError.
+    refused (Python's datetime has neither), as is a day the month does not have. Raises
+    ValueError.
     """
     m = DATE_TIME.fullmatch(text)
     if m is None:
@@ -133,8 +135,7 @@ def parse_date_time(text: str) -> datetime:
         if off_h > 23 or off_m > 59:
             raise ValueError(f"offset out of range: {text!r}")
         offset = (1 if m.group(8) == "+" else -1) * timedelta(hours=off_h, minutes=off_m)
-    if not (1 <= month <= 12 and year >= 1 and 1 <= day <= calendar.monthrange(year, month)[1]):
-        raise ValueError(f"no such date: {text!r}")
+    # datetime() refuses month 13, 30 February, hour 24, second 60, year 0 (ValueError).
     return datetime(year, month, day, hour, minute, second, micro, tzinfo=timezone(offset))
 
 
