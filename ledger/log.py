@@ -31,7 +31,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ledger import merkle
@@ -472,13 +472,31 @@ class Ledger:
         p = self.store.participant(self.log.id, address)
         return Viewer(address, p.roles if p is not None else frozenset())
 
-    def issue_token(self, address: str, label: str = "") -> str:
-        """A new API token for ``address``; only its hash is stored. Shown once."""
+    def issue_token(self, address: str, label: str = "", *, ttl: timedelta | None = None) -> str:
+        """A new API token for ``address``; only its hash is stored. Shown once.
+
+        ``ttl``: the token expires after it (an OAuth2 access token); None: until revoked.
+        """
         if address != self.log.operator and self.store.participant(self.log.id, address) is None:
             raise NotFound(f"{address} is not a registered participant")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        self.store.add_token(self.log.id, hash_token(token), address, label)
+        expires = None if ttl is None else datetime.now(UTC) + ttl
+        self.store.add_token(self.log.id, hash_token(token), address, label, expires)
         return token
+
+    def client_credentials(self, client_id: str, client_secret: str, *, ttl: timedelta) -> str:
+        """OAuth2 client credentials: ``client_id`` is a participant's address and
+        ``client_secret`` one of its long-lived API tokens; returns a new access token
+        that expires after ``ttl``. Any mismatch is ``Unauthorized`` with one message."""
+        found = self.store.token(hash_token(client_secret))
+        ok = (
+            found is not None and found[0] == self.log.id and found[1].revoked_at is None
+            and found[1].expires_at is None and found[1].address.lower() == client_id.lower()
+        )  # fmt: skip
+        if not ok:
+            raise Unauthorized("invalid client credentials")
+        assert found is not None
+        return self.issue_token(found[1].address, "oauth2 access token", ttl=ttl)
 
     def revoke_token(self, token: str, viewer: Viewer) -> None:
         """Revoke an active token: its holder or the operator may."""
@@ -492,4 +510,6 @@ class Ledger:
         found = self.store.token(hash_token(token))
         if found is None or found[0] != self.log.id or found[1].revoked_at is not None:
             raise Unauthorized("unknown or revoked API token")
+        if found[1].expires_at is not None and found[1].expires_at <= datetime.now(UTC):
+            raise Unauthorized("the access token has expired")
         return self.viewer_for(found[1].address)

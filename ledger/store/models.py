@@ -139,6 +139,7 @@ class TokenRow(SQLModel, table=True):
     label: str = Field(default="", max_length=255)
     created_at: datetime
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None  # short-lived access tokens (OAuth2 client credentials)
 
 
 # -- effects of admission (DESIGN §8): caches of what the log says, recomputed by the audit --

@@ -706,18 +706,22 @@ class SQLStore(EffectsStore):
                 for r in conn.execute(q)
             ]
 
-    def add_token(self, log: int, token_hash: bytes, address: str, label: str) -> None:
+    def add_token(self, log: int, token_hash: bytes, address: str, label: str, expires_at: datetime | None = None) -> None:
         with self._write() as conn:
             conn.execute(
-                insert(_tokens).values(token_hash=token_hash, log=log, address=address, label=label, created_at=_now())
-            )
+                insert(_tokens).values(token_hash=token_hash, log=log, address=address, label=label, created_at=_now(),
+                                       expires_at=expires_at)
+            )  # fmt: skip
 
     def token(self, token_hash: bytes) -> tuple[int, TokenInfo] | None:
         with self._read() as conn:
             r = conn.execute(select(_tokens).where(_tokens.c.token_hash == token_hash)).one_or_none()
         if r is None:
             return None
-        return r.log, TokenInfo(r.address, r.label, r.created_at, r.revoked_at)
+        expires = r.expires_at
+        if expires is not None and expires.tzinfo is None:  # SQLite hands back naive datetimes; stored as UTC
+            expires = expires.replace(tzinfo=UTC)
+        return r.log, TokenInfo(r.address, r.label, r.created_at, r.revoked_at, expires)
 
     def revoke_token(self, token_hash: bytes) -> None:
         with self._write() as conn:

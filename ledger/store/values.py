@@ -116,6 +116,7 @@ class TokenInfo:
     label: str
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None  # None: until revoked
 
 
 @dataclass(frozen=True, slots=True)
