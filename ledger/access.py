@@ -63,7 +63,7 @@ def can_see_payload(entry: StoredEntry, viewer: Viewer, *, public_payload: bool 
 
 
 def check_can_disclose(entry: StoredEntry, viewer: Viewer) -> None:
-    check_can_see_record(entry, viewer)
+    """Only the author discloses (call after the viewer was found to see the record)."""
     if viewer.address != entry.author:
         raise Forbidden(f"only the author {entry.author} may disclose record {entry.record_id!r}")
 
