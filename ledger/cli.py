@@ -133,8 +133,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parent", action="append", default=[], metavar="HEX", help="leaf hash of a parent (repeatable)")
     p.add_argument("--id", default=None, help="record id (default: a new UUID)")
     p.add_argument("--visibility", choices=("public", "private"), default=None, help="default: the kind's")
+    p.add_argument(
+        "--component", action="append", default=[], metavar="PFID=QTY",
+        help="pcf: a component footprint and its quantity per declared unit (repeatable); the file's own values "
+        "become the product's own emissions and the roll-up is computed for you",
+    )  # fmt: skip
+    p.add_argument("--places", type=int, default=6, choices=range(0, 19), metavar="N",
+                   help="pcf roll-up: round a total needing more than N decimal places (default: %(default)s)")  # fmt: skip
     _remote(p)
     p.set_defaults(func=commands.cmd_submit)
+
+    p = sub.add_parser("disclose", help="let participants read a record's payload, or withdraw that (its author)")
+    p.add_argument("record_id", metavar="ID")
+    act = p.add_mutually_exclusive_group(required=True)
+    act.add_argument("--to", action="append", metavar="ADDRESS", help="a participant to disclose to (repeatable)")
+    act.add_argument("--withdraw", action="append", metavar="ADDRESS", help="end the disclosure to ADDRESS (repeatable)")
+    p.add_argument("--key-file", type=Path, default=None, metavar="KEYFILE",
+                   help="with --data-dir: the author's private key, proving you are the author")  # fmt: skip
+    _remote(p)
+    p.set_defaults(func=commands.cmd_disclose)
+
+    p = sub.add_parser("lineage", help="print a record's lineage tree, or write it as SVG")
+    p.add_argument("record_id", metavar="ID")
+    p.add_argument("--direction", choices=("ancestors", "descendants", "both"), default="ancestors")
+    p.add_argument("--depth", type=int, default=16, choices=range(0, 65), metavar="N", help="levels (default: 16)")
+    p.add_argument("--svg", type=Path, default=None, metavar="FILE", help="also write the graph as an SVG image")
+    p.add_argument("--json", action="store_true", help="print the lineage JSON instead of the tree")
+    _remote(p)
+    p.set_defaults(func=commands.cmd_lineage)
 
     p = sub.add_parser("receipt", help="fetch a record's receipt")
     p.add_argument("record_id", metavar="RECORD_ID")

@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from ledger import cli_http
+from ledger import cli_footprints, cli_http
 from ledger.canonical import parse_json
 from ledger.config import Settings
 from ledger.datadir import (
@@ -274,11 +274,24 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def _sign(args: argparse.Namespace, origin: str, domain: Domain, payload: Any) -> Submission:
+    parents = tuple(p.lower() for p in args.parent)
+    if args.component:
+        payload, built = cli_footprints.rolled_up(args, payload, cli_footprints._lookup(args, lambda: _settings(args)))
+        parents = built + parents
+    elif args.kind == "pcf" and args.id is None and isinstance(payload, dict) and isinstance(payload.get("id"), str):
+        args.id = payload["id"]  # a footprint's record id is its own id
     return Submission.sign(
         origin=origin, domain=domain, private_key=read_key_file(args.key_file), kind=args.kind,
-        payload=payload, parents=tuple(p.lower() for p in args.parent), record_id=args.id,
-        visibility=args.visibility,
+        payload=payload, parents=parents, record_id=args.id, visibility=args.visibility,
     )
+
+
+def cmd_disclose(args: argparse.Namespace) -> int:
+    return cli_footprints.cmd_disclose(args, lambda: _settings(args))
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    return cli_footprints.cmd_lineage(args, lambda: _settings(args))
 
 
 def _remote_domain(info: dict[str, Any]) -> tuple[str, Domain]:

@@ -7,7 +7,7 @@ problem's detail (or title) so the CLI can print one line.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -32,7 +32,7 @@ def _problem(response: httpx.Response) -> str:
     return str(body)[:300]
 
 
-def _call(method: str, url: str, *, token: str | None = None, json: Any = None) -> Any:
+def _call(method: str, url: str, *, token: str | None = None, json: Any = None) -> Any:  # noqa: A002
     try:
         response = httpx.request(method, url, headers=_headers(token), json=json, timeout=TIMEOUT)
     except httpx.HTTPError as e:
@@ -61,3 +61,26 @@ def post_record(base_url: str, submission: dict[str, Any], *, token: str | None)
 def get_receipt(base_url: str, record_id: str, *, token: str | None) -> Any:
     """``GET /v1/records/{id}/receipt``: the receipt JSON as the token may see it."""
     return _call("GET", f"{base_url}/v1/records/{quote(record_id, safe='')}/receipt", token=token)
+
+
+def get_record(base_url: str, record_id: str, *, token: str | None) -> Any:
+    """``GET /v1/records/{id}``: envelope, place, and the payload where the token may read it."""
+    return _call("GET", f"{base_url}/v1/records/{quote(record_id, safe='')}", token=token)
+
+
+def get_lineage(base_url: str, record_id: str, *, direction: str, depth: int, token: str | None) -> Any:
+    """``GET /v1/records/{id}/lineage``: nodes and typed edges."""
+    query = urlencode({"direction": direction, "depth": depth})
+    return _call("GET", f"{base_url}/v1/records/{quote(record_id, safe='')}/lineage?{query}", token=token)
+
+
+def disclose(base_url: str, record_id: str, grantees: list[str], *, token: str | None) -> Any:
+    """``POST /v1/records/{id}/disclosures``."""
+    return _call("POST", f"{base_url}/v1/records/{quote(record_id, safe='')}/disclosures", token=token,
+                 json={"grantees": grantees})  # fmt: skip
+
+
+def withdraw_disclosure(base_url: str, record_id: str, grantee: str, *, token: str | None) -> Any:
+    """``DELETE /v1/records/{id}/disclosures/{grantee}``."""
+    rid, who = quote(record_id, safe=""), quote(grantee, safe="")
+    return _call("DELETE", f"{base_url}/v1/records/{rid}/disclosures/{who}", token=token)
