@@ -24,6 +24,7 @@ from ledger.datadir import (
     register_participant,
     write_private_file,
 )
+from ledger.demo_footprints import FOOTPRINTS
 from ledger.demo import (
     DEMO_DIR,
     load_demo,
@@ -176,7 +177,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _out()
     _out("participants (keys and API tokens under " + str(space.data_dir / DEMO_DIR) + "):")
     for m in space.members:
-        _out(f"  {m.name:14} {m.address}  {','.join(m.roles):27} {m.display_name}")
+        _out(f"  {m.name:16} {m.address}  {','.join(m.roles):27} {m.display_name}")
     _out("records: " + ", ".join(space.record_ids))
     _out()
     _out(f"API:  {url}/v1")
@@ -190,6 +191,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f" --chain-db {embedded_chain_path(settings)}"
     )
     _out(f"  ({member.name}'s API token is in {member.token_file}, its key in {member.key_file})")
+    pack = FOOTPRINTS[-1]
+    _out("the battery pack's footprint, rolled up from its cells and their cathode material:")
+    _out(f"  tdsl lineage {pack.pf_id} --url {url} --token \"$(cat {member.token_file})\" --svg pack-lineage.svg")
+    _out(f"  curl {url}/v1/records/{pack.pf_id}/lineage")
     if space.operator_token_file is not None:
         _out(f"  (operator token: {space.operator_token_file})")
     _out()

@@ -1,14 +1,16 @@
 """The demo data space of ``tdsl demo``: a small, repeatable ledger to try the API on.
 
-Three participants, registered by the operator, each with a fresh secp256k1 key and an
+Four participants, registered by the operator, each with a fresh secp256k1 key and an
 API token kept under ``<data_dir>/demo/`` (mode 0600):
 
 - ``battery-maker`` — a battery pack maker exporting into the EU (provider, producer,
   exporter; EORI);
-- ``cell-supplier`` — its cell supplier (provider, producer; USCC);
+- ``cell-supplier`` — its cell maker (provider, producer; USCC);
+- ``cathode-supplier`` — the cell maker's cathode material supplier (producer; USCC);
 - ``regulator`` — a market-surveillance authority (regulator; LEI).
 
-and two ``dataset`` records, one by each provider. Loading is idempotent step by step
+two ``dataset`` records, and a supply chain of footprints (``ledger.demo_footprints``):
+cathode → cell → pack, each rolled up from the one below and disclosed to its customer. Loading is idempotent step by step
 (a key file, a registration, a token file, a record that already exists is kept), so a
 run that was interrupted completes on the next one and a complete space is left alone.
 The operator key is only needed when a participant still has to be registered.
@@ -35,6 +37,7 @@ from ledger.datadir import (
     signed_submission,
     write_private_file,
 )
+from ledger.demo_footprints import FOOTPRINTS, load_footprints
 from ledger.envelope import address_of
 from ledger.errors import ConfigError, NotFound
 from ledger.log import Ledger
@@ -80,6 +83,9 @@ PARTICIPANTS = (
     DemoParticipant(
         "regulator", "Battery Market Surveillance Authority", ("LEI", "529900DEMOREGULATR17"), ("regulator",)
     ),
+    DemoParticipant(
+        "cathode-supplier", "Ningde Cathode Materials Co., Ltd.", ("USCC", "91350900MA2Y3Z4A5B"), ("producer",)
+    ),
 )
 
 DATASETS = (
@@ -117,6 +123,12 @@ class DemoSpace:
     operator_token_file: Path | None = None
     members: list[DemoMember] = field(default_factory=list)
     record_ids: list[str] = field(default_factory=list)
+
+
+def company_urn(name: str) -> str:
+    """The PACT companyId of a demo participant: ``urn:<scheme>:<legal id>``."""
+    p = next(p for p in PARTICIPANTS if p.name == name)
+    return f"urn:{p.legal_id[0].lower()}:{p.legal_id[1]}"
 
 
 def read_key_file(path: Path) -> bytes:
@@ -203,5 +215,8 @@ def load_demo(settings: Settings, *, origin: str = DEMO_ORIGIN) -> tuple[Ledger,
             space.changed = True
         space.record_ids.append(ds.record_id)
 
+    members = {m.name: (m.address, company_urn(m.name), m.display_name) for m in space.members}
+    space.changed |= load_footprints(ledger, keys, members)
+    space.record_ids += [f.pf_id for f in FOOTPRINTS]
     ledger.seal()
     return ledger, space

@@ -28,6 +28,7 @@ from ledger.cli import main
 from ledger.config import Settings
 from ledger.datadir import Identity, open_data_dir
 from ledger.demo import DATASETS, DEMO_ORIGIN, PARTICIPANTS, load_demo, read_key_file
+from ledger.demo_footprints import FOOTPRINTS
 from ledger.envelope import address_of
 from ledger.errors import Unauthorized
 
@@ -839,7 +840,14 @@ def test_demo_loads_once_and_serves(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert f"{url}/v1" in shown and f"{url}/docs" in shown and f"curl {url}/v1/log" in shown
         assert str(d / "demo" / "battery-maker.token") in shown
         log = httpx.get(f"{url}/v1/log").json()
-        assert log["origin"] == DEMO_ORIGIN and log["tree_size"] == 6  # operator, 3 participants, 2 datasets
+        # operator, 4 participants, 2 datasets, 3 footprints (cathode → cell → pack)
+        assert log["origin"] == DEMO_ORIGIN and log["tree_size"] == 10
+        pack = FOOTPRINTS[-1].pf_id
+        assert f"tdsl lineage {pack}" in shown
+        graph = httpx.get(f"{url}/v1/records/{pack}/lineage").json()
+        assert [n["visible"] for n in graph["nodes"]] == [True, False, False]  # the suppliers' are private
+        pack_payload = httpx.get(f"{url}/v1/records/{pack}").json()["payload"]
+        assert pack_payload["pcf"]["pcfExcludingBiogenicUptake"] == "701.32"  # 85 + 96 × (1.10 + 0.35 × 15.20)
         assert httpx.get(f"{url}/docs").status_code == 200
         token = (d / "demo" / "cell-supplier.token").read_text().strip()
         deadline = time.monotonic() + 20
@@ -864,7 +872,8 @@ def test_demo_loads_once_and_serves(tmp_path: Path, capsys: pytest.CaptureFixtur
     keys = {p.name: (d / "demo" / f"{p.name}.key").read_text() for p in PARTICIPANTS}
     ledger, space = load_demo(Settings(data_dir=d))
     assert not space.created and not space.changed
-    assert ledger.store.tree_size(ledger.log.id) == 6
+    assert ledger.store.tree_size(ledger.log.id) == 10
+    assert ledger.audit_effects().findings == ()
     assert keys == {p.name: (d / "demo" / f"{p.name}.key").read_text() for p in PARTICIPANTS}
     assert [m.name for m in space.members] == [p.name for p in PARTICIPANTS]
 
