@@ -23,6 +23,8 @@ from ledger.errors import Forbidden, NotFound
 from ledger.store.values import StoredEntry
 
 VISIBILITIES = ("public", "private")
+#: Roles that may read every record and payload.
+PRIVILEGED_ROLES = frozenset({"operator", "regulator"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +36,7 @@ class Viewer:
 
     @property
     def is_privileged(self) -> bool:
-        return bool(self.roles & {"operator", "regulator"})
+        return not self.roles.isdisjoint(PRIVILEGED_ROLES)
 
 
 ANONYMOUS = Viewer(None)

@@ -99,10 +99,13 @@ class BatchAdmission:
         # Records admitted earlier in this batch, by leaf hash and by id.
         self.batch_by_leaf: dict[bytes, ParentRecord] = {}
         self.batch_by_id: dict[str, ParentRecord] = {}
+        # Stored parents as one author sees them (many records of a batch share components).
+        self._seen: dict[tuple[bytes, str | None], ParentRecord] = {}
 
     # -- the rules ---------------------------------------------------------------------
 
-    def admit(self, sub: Submission) -> NewEntry:
+    def admit(self, sub: Submission, leaf_input: bytes | None = None) -> NewEntry:
+        """Admit one record (``leaf_input``: its envelope's bytes, if the caller has them)."""
         env = sub.envelope
         if env.log != self.log.origin:
             raise InvalidRecord(f"envelope is for log {env.log!r}, this log is {self.log.origin!r}")
@@ -122,7 +125,7 @@ class BatchAdmission:
         referenced = self._referenced(kind.references(model), author)
         ctx = AdmissionContext(self.log.operator, env.author, env.id, env.issued_at, parents, referenced)
         admitted = kind.check(model, ctx)
-        leaf_input = env.to_bytes()
+        leaf_input = leaf_input if leaf_input is not None else env.to_bytes()
         if len(leaf_input) > MAX_ENVELOPE_BYTES:
             raise InvalidRecord(f"the envelope is {len(leaf_input)} bytes; at most {MAX_ENVELOPE_BYTES} fit a tile entry")
         leaf = merkle.leaf_hash(leaf_input)
@@ -173,10 +176,16 @@ class BatchAdmission:
         hit = self.batch_by_leaf.get(leaf)
         if hit is not None:
             return self._readable_batch(hit, author)
+        key = (leaf, author.address)
+        seen = self._seen.get(key)
+        if seen is not None:
+            return seen
         entry = self.stored.get(leaf)
         if entry is None:
             raise InvalidRecord(f"parent {leaf.hex()} is not an entry of this log")
-        return parent_record(entry, self.models, self.states.get(entry.leaf_index), readable=self._readable(entry, author))
+        record = parent_record(entry, self.models, self.states.get(entry.leaf_index), readable=self._readable(entry, author))
+        self._seen[key] = record
+        return record
 
     def _readable_batch(self, p: ParentRecord, author: Viewer) -> ParentRecord:
         """A record earlier in the batch: readable by its author and privileged authors only."""
@@ -220,6 +229,7 @@ class BatchAdmission:
         for e in self.stored.values():
             if e.record_id == record_id:
                 self.states[e.leaf_index] = state
+                self._seen = {k: v for k, v in self._seen.items() if k[0] != e.leaf_hash}
 
 
 def _edges_for(admitted: Admitted, parents: tuple[ParentRecord, ...],

@@ -44,6 +44,24 @@ class Settings(BaseSettings):
     keystore_password: SecretStr | None = None
     #: Alternatively, the operator's secp256k1 key as hex (e.g. from a secret manager).
     operator_key: SecretStr | None = None
+    #: PACT API (``/pact``, docs/pact.md): seconds an access token from ``/pact/auth/token`` is valid.
+    pact_token_ttl_seconds: int = Field(default=3600, ge=1, le=86400)
+    #: PACT API: hosts that answers to a RequestCreatedEvent may be POSTed to (its ``source``),
+    #: as ``host``, ``host:port`` or ``*.domain``; JSON list. Empty: no callbacks (such requests
+    #: are refused 400). The guard against making the ledger call internal addresses (SSRF).
+    pact_callback_hosts: list[str] = Field(default_factory=list)
+    #: PACT API: ``client_id:client_secret`` the ledger presents to a callback host's token
+    #: endpoint, by ``host:port`` or ``host``; JSON object. A host without one is called
+    #: without credentials.
+    pact_callback_credentials: dict[str, SecretStr] = Field(default_factory=dict)
+    #: PACT API: PEM file of the CA certificates trusted for callbacks (unset: the system's).
+    pact_callback_ca_file: Path | None = None
+    #: PACT API: seconds one callback request (token or event) may take.
+    pact_callback_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    #: PACT API: attempts to deliver one answer; connection errors, 408, 429 and 5xx are retried ...
+    pact_callback_attempts: int = Field(default=8, ge=1, le=30)
+    #: ... after this many seconds, doubled after each attempt (at most 60 s).
+    pact_callback_backoff_seconds: float = Field(default=1.0, gt=0, le=60)
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'ledger.db').resolve()}"

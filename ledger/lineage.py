@@ -124,7 +124,7 @@ def lineage_graph(ledger: Ledger, start: StoredEntry, viewer: Viewer, *, directi
                         continue
                     depth_of[other] = sign * level
                     new.append(other)
-            entries.update({e.leaf_index: e for e in store.entries_at(log, new)})
+            entries.update({e.leaf_index: e for e in store.entry_heads(log, new)})
             frontier = new
     kept = {i for i in depth_of if i in entries}
     disclosed = set()

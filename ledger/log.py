@@ -178,13 +178,14 @@ class Ledger:
         now = now or datetime.now(UTC)
         subs = list(submissions)
         admission = BatchAdmission(self.store, self.log, self.domain, self.models, now, subs)
-        leaves = [merkle.leaf_hash(s.envelope.to_bytes()) for s in subs]
+        inputs = [s.envelope.to_bytes() for s in subs]
+        leaves = [merkle.leaf_hash(b) for b in inputs]
         stored = self.store.entries_by_leaf_hash(self.log.id, set(leaves))
         batch: list[NewEntry] = []
         for i, sub in enumerate(subs):
             try:
                 prior = stored.get(leaves[i])
-                entry = self._again(prior) if prior is not None else admission.admit(sub)
+                entry = self._again(prior) if prior is not None else admission.admit(sub, inputs[i])
             except (LedgerError, ValueError) as e:
                 if isinstance(e, LedgerError):
                     raise _prefixed(i, sub.envelope.id, e) from None

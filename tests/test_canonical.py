@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import math
 import struct
 
 import pytest
 import rfc8785
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.canonical import (
@@ -376,3 +377,51 @@ def test_structural_garbage_raises_only_malformed_json(text: str):
         parse_json(text, max_depth=3)
     except MalformedJSON:
         pass
+
+
+# -- the standard-library fast path gives exactly rfc8785's bytes ------------------------
+
+_tricky_text = st.text(
+    st.characters(codec="utf-8")
+    | st.sampled_from(['"', "\\", "\x00", "\x1f", "\x7f", "\b", "\f", "\n", "\r", "\t", "\u2028", "\ue000", "\U0001f600"]),
+    max_size=12,
+)
+_plain_scalars = (
+    st.none() | st.booleans() | st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER) | _tricky_text
+)
+plain_values = st.recursive(
+    _plain_scalars,
+    lambda children: st.lists(children, max_size=6) | st.dictionaries(_tricky_text, children, max_size=6),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=int(os.environ.get("TDSL_JCS_EXAMPLES", "1500")))
+@given(plain_values)
+def test_fast_path_equals_rfc8785_for_values_without_floats(value: object):
+    """``canonicalize`` writes float-free values with ``json``; the bytes must be JCS's.
+    Keys with characters outside the BMP (where code-point and UTF-16 order differ) take
+    the rfc8785 path; both paths must agree with rfc8785 itself either way."""
+    assert canonicalize(value) == rfc8785.dumps(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"\U0001f600": 1, "\ue000": 2},  # UTF-16 order puts the emoji (a surrogate pair) first
+        {"a": [1, True, None, "\x00\x1f\u2028"]},
+        {"k": MAX_SAFE_INTEGER, "l": -MAX_SAFE_INTEGER},
+        ("tuple", ["list"]),
+    ],
+)
+def test_fast_path_edge_cases_equal_rfc8785(value: object):
+    assert canonicalize(value) == rfc8785.dumps(value)
+
+
+def test_fast_path_still_refuses_what_jcs_cannot_encode():
+    with pytest.raises(MalformedJSON):
+        canonicalize({"x": 2**53})
+    with pytest.raises(MalformedJSON):
+        canonicalize({1: "int key"})
+    with pytest.raises(MalformedJSON):
+        canonicalize("\ud800")

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Context, Decimal, Inexact, localcontext
 from fractions import Fraction
 from typing import Any
 
@@ -46,6 +46,8 @@ LINEAGE_SCHEMA = "https://tds-ledger.org/schemas/lineage/v1"
 ACTIVE, DEPRECATED = "Active", "Deprecated"
 _DECIMAL = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?"
 _DECIMAL_RE = re.compile(_DECIMAL)
+#: Decimal arithmetic that raises instead of rounding (the roll-up must be exact).
+_EXACT = Context(prec=400, traps=[Inexact])
 
 
 class LineageComponent(BaseModel):
@@ -139,19 +141,37 @@ def _component(ctx: AdmissionContext, i: int, parent: ParentRecord, want: str, u
     return view
 
 
+def _sum_exact(own: Decimal, terms: list[tuple[Decimal, Decimal, Decimal]]) -> Fraction:
+    """own + Σ quantity × value ÷ amount, exactly: ``Decimal`` arithmetic that traps any
+    inexact step (then the same sum in ``Fraction``, which is always exact but slower)."""
+    try:
+        with localcontext(_EXACT):
+            total = own
+            for qty, value, amount in terms:
+                total += qty * value / amount
+        return Fraction(total)
+    except Inexact:
+        total_f = Fraction(own)
+        for qty, value, amount in terms:
+            total_f += Fraction(qty) * Fraction(value) / Fraction(amount)
+        return total_f
+
+
 def check_rollup(p: PcfPayload, components: list[FootprintView]) -> None:
     """The declared values equal own + Σ quantity × component value ÷ declaredUnitAmount."""
     assert p.lineage is not None
+    quantities = [Decimal(c.quantity) for c in p.lineage.components]
     for field in ROLLUP_FIELDS:
         declared = p.view.rollup(field)
         if declared is None:  # a v2 footprint without pCfIncludingBiogenic: nothing declared to check
             continue
-        total = Fraction(Decimal(p.lineage.own.get(field, "0")))
-        for i, (c, view) in enumerate(zip(p.lineage.components, components)):
+        terms = []
+        for i, (qty, view) in enumerate(zip(quantities, components)):
             value = view.rollup(field)
             if value is None:
                 raise _fail(f"{field}: component {i} ({view.id}) does not declare it")
-            total += Fraction(Decimal(c.quantity)) * Fraction(value.value) / Fraction(view.declared_unit_amount)
+            terms.append((qty, value.value, view.declared_unit_amount))
+        total = _sum_exact(Decimal(p.lineage.own.get(field, "0")), terms)
         computed = rounded(total, declared.places)
         if computed != Fraction(declared.value):
             raise _fail(f"roll-up of {field}: declared {declared.text}, computed {_text(computed, declared.places)} "

@@ -100,13 +100,17 @@ class EffectsStore:
         if edges:
             conn.execute(insert(_edges), edges)
         if states:
-            existing = set(self._states_in(conn, log, sorted(states)))
+            new_idx = {idx for idx, _ in placed}
+            existing = set(self._states_in(conn, log, sorted(set(states) - new_idx)))
+            fresh = []
             for idx, s in states.items():
                 values = dict(status=s.status, reason=s.reason, by=s.by, updated_at=now)
                 if idx in existing:
                     conn.execute(update(_states).where(_states.c.log == log, _states.c.idx == idx).values(**values))
                 else:
-                    conn.execute(insert(_states).values(log=log, idx=idx, **values))
+                    fresh.append(dict(log=log, idx=idx, **values))
+            if fresh:
+                conn.execute(insert(_states), fresh)
 
     @staticmethod
     def _resolve(known: dict[str, tuple[int, bytes]], record_id: str, source: int) -> int:
@@ -119,8 +123,9 @@ class EffectsStore:
 
     def _states_in(self, conn: Connection, log: int, idxs: Sequence[int]) -> dict[int, DerivedState]:
         out: dict[int, DerivedState] = {}
+        c = _states.c
         for chunk in _chunks(list(idxs)):
-            for r in conn.execute(select(_states).where(_states.c.log == log, _states.c.idx.in_(chunk))):
+            for r in conn.execute(select(c.idx, c.status, c.reason, c.by).where(c.log == log, c.idx.in_(chunk))):
                 out[r.idx] = _state(r)
         return out
 

@@ -70,6 +70,9 @@ _IN_CHUNK = 500  # keep IN lists well under every backend's bound-parameter limi
 FULL_TILE_CACHE = 4096
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -493,6 +496,23 @@ class SQLStore(EffectsStore):
             for i in range(0, len(wanted), _IN_CHUNK):
                 q = select(_entries).where(_entries.c.log == log, _entries.c.idx.in_(wanted[i : i + _IN_CHUNK]))
                 out += [self._entry(r) for r in conn.execute(q.order_by(_entries.c.idx))]
+        return out
+
+    def entry_heads(self, log: int, idxs: Iterable[int]) -> list[StoredEntry]:
+        """Like ``entries_at`` without the envelope, payload, salt and times (``b""``, None,
+        None, None, the epoch): what a lineage graph needs of each node."""
+        wanted = sorted(set(idxs))
+        c = _entries.c
+        cols = (c.idx, c.leaf_hash, c.record_id, c.kind, c.author, c.issued_at, c.visibility)
+        out: list[StoredEntry] = []
+        with self._read() as conn:
+            for i in range(0, len(wanted), _IN_CHUNK):
+                q = select(*cols).where(c.log == log, c.idx.in_(wanted[i : i + _IN_CHUNK])).order_by(c.idx)
+                out += [
+                    StoredEntry(r.idx, bytes(r.leaf_hash), r.record_id, r.kind, r.author, r.issued_at, r.visibility,
+                                b"", None, None, None, _EPOCH)  # fmt: skip
+                    for r in conn.execute(q)
+                ]
         return out
 
     def entries_by_record_id(self, log: int, record_ids: Iterable[str]) -> dict[str, StoredEntry]:
