@@ -107,13 +107,14 @@ def _plain(value: object) -> bool:
 
     That holds for a tree of dicts with ``str`` keys of BMP characters only (code-point
     order is then UTF-16 order), lists/tuples, ``str``, ``bool``, ``None`` and ``int`` within
-    ±(2**53-1) — no floats (ECMAScript number formatting differs from ``repr``) and no
-    subclasses. Strings need no condition: both escape exactly ``"``, ``\\`` and U+0000–U+001F,
+    ±(2**53-1) — no floats (ECMAScript number formatting differs from ``repr``), no
+    subclasses, and nesting within ``MAX_DEPTH`` (the C encoder recurses on the C stack;
+    100,000 nested lists crash the interpreter there). Strings need no condition: both escape exactly ``"``, ``\\`` and U+0000–U+001F,
     with the same short forms and lowercase ``\\u00xx``; a lone surrogate fails to encode.
     """
-    stack = [value]
+    stack: list[tuple[object, int]] = [(value, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         t = type(item)
         if t is str or t is bool or item is None:
             continue
@@ -121,13 +122,15 @@ def _plain(value: object) -> bool:
             if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:  # type: ignore[operator]
                 continue
             return False
+        if depth >= MAX_DEPTH:  # the C encoder recurses on the C stack: deep values go the slow way
+            return False
         if t is dict:
             for key in item:  # type: ignore[attr-defined]
                 if type(key) is not str or (key and max(key) > "\uffff"):
                     return False
-            stack.extend(item.values())  # type: ignore[attr-defined]
+            stack.extend((v, depth + 1) for v in item.values())  # type: ignore[attr-defined]
         elif t is list or t is tuple:
-            stack.extend(item)  # type: ignore[arg-type]
+            stack.extend((v, depth + 1) for v in item)  # type: ignore[attr-defined]
         else:
             return False
     return True

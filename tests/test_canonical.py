@@ -425,3 +425,12 @@ def test_fast_path_still_refuses_what_jcs_cannot_encode():
         canonicalize({1: "int key"})
     with pytest.raises(MalformedJSON):
         canonicalize("\ud800")
+
+
+def test_deep_values_take_the_rfc8785_path_and_never_crash_the_c_encoder():
+    """A regression (issue 7): 100,000 nested lists through ``json``'s C encoder overflowed
+    the C stack of an xdist worker; values deeper than MAX_DEPTH now go through rfc8785."""
+    value: list[object] = []
+    for _ in range(MAX_DEPTH + 1):
+        value = [value]
+    assert canonicalize(value) == rfc8785.dumps(value)
