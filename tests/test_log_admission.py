@@ -124,8 +124,8 @@ def test_envelope_for_another_log_is_refused(sqlite_world):
 
 def test_unknown_kind_is_refused(sqlite_world):
     w = sqlite_world
-    sub = sign(w.ledger, w.operator_key, {"anything": 1}, kind="passport")
-    _refused(w.ledger, [sub], InvalidRecord, "unknown record kind 'passport'", "dataset", "participant", "pcf")
+    sub = sign(w.ledger, w.operator_key, {"anything": 1}, kind="no_such_kind")
+    _refused(w.ledger, [sub], InvalidRecord, "unknown record kind 'no_such_kind'", "dataset", "participant", "pcf")
 
 
 @pytest.mark.parametrize("position", [2, 40, 66, 129])
