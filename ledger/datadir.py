@@ -31,6 +31,7 @@ from ledger.envelope import address_of, check_origin
 from ledger.errors import ConfigError, NotFound
 from ledger.log import Ledger
 from ledger.store import SQLStore
+from ledger.store.effects import EFFECTS_VERSION
 from ledger.submission import Submission
 
 #: Chain id of the embedded py-evm chain (eth-tester's default).
@@ -176,6 +177,7 @@ def open_data_dir(settings: Settings) -> Ledger:
     """Open an initialised data directory for serving (with the note signing key)."""
     identity = Identity.from_file(settings.data_dir / IDENTITY)
     store = SQLStore(settings.resolved_database_url())
+    store.create_schema()  # a database of an earlier release gains the tables and columns added since
     try:
         log = store.get_log(identity.origin)
     except NotFound as e:
@@ -188,7 +190,10 @@ def open_data_dir(settings: Settings) -> Ledger:
         raise ConfigError(f"cannot read the note key: {e}") from e
     if signer.verifier_key_text != log.note_vkey:
         raise ConfigError("the note key in the data directory is not the log's note key")
-    return Ledger(store, log, note_signer=signer)
+    ledger = Ledger(store, log, note_signer=signer)
+    if log.effects_version != EFFECTS_VERSION:  # a log from before index terms, edges and derived state
+        ledger.rebuild_effects()
+    return ledger
 
 
 def signed_submission(

@@ -49,7 +49,7 @@ from ledger.access import (
 from ledger.admission import MAX_CLOCK_SKEW, MAX_ENVELOPE_BYTES, BatchAdmission, ModelCache, epoch_us
 from ledger.audit import AuditReport, audit_log
 from ledger.canonical import parse_json
-from ledger.derive import EffectsReport, audit_effects
+from ledger.derive import EffectsReport, audit_effects, recompute
 from ledger.checkpoint import (
     Checkpoint,
     NoteSigner,
@@ -253,6 +253,15 @@ class Ledger:
         """Recompute every index term, edge and derived state from the log and compare them
         with the cached rows (``ledger.derive``); differences are findings, not exceptions."""
         return audit_effects(self.store, self.log.id, operator=self.log.operator)
+
+    def rebuild_effects(self) -> EffectsReport:
+        """Recompute every index term, edge and derived state from the log and replace the
+        cached rows with them (a log from before they existed, or a repair after the audit
+        named a difference). Returns what the replay reported."""
+        r = recompute(self.store, self.log.id, operator=self.log.operator)
+        self.store.replace_effects(self.log.id, r.terms, r.edges, r.states, datetime.now(UTC))
+        self.log = self.store.get_log(self.origin)
+        return EffectsReport(r.records, tuple(r.refused), tuple(r.unverifiable))
 
     def unsealed(self) -> tuple[int, datetime | None]:
         """How many entries no checkpoint covers yet, and when the oldest was appended."""

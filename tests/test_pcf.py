@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from ledger.access import Viewer
+from ledger.config import Settings
 from ledger.datadir import signed_submission
 from ledger.errors import Conflict, InvalidRecord, MalformedEnvelope, NotFound
 from ledger.log import Ledger, RecordQuery
@@ -29,6 +30,7 @@ class Chain:
     exporter: Company  # battery-pack exporter
     stranger: Company
     regulator: Viewer
+    ledger_settings: Settings  # the data directory's, for reopening it
 
     def viewer(self, c: Company) -> Viewer:
         return self.ledger.viewer_for(c.address)
@@ -42,7 +44,7 @@ def make_chain(tmp_path: Path, url: str) -> Chain:
     exporter = add_company(lg, w.operator_key, "Pack Exporter GmbH", ["exporter"], ("EORI", "DE123456789012345"))
     stranger = add_company(lg, w.operator_key, "Unrelated AG", ["producer"], ("LEI", "529900HNOAA1KXQJUQ27"))
     reg = add_company(lg, w.operator_key, "Market Surveillance", ["regulator"], ("EORI", "FR123456789000000"))
-    return Chain(lg, w.operator_key, cathode, cells, exporter, stranger, lg.viewer_for(reg.address))
+    return Chain(lg, w.operator_key, cathode, cells, exporter, stranger, lg.viewer_for(reg.address), w.settings)
 
 
 @pytest.fixture

@@ -34,6 +34,8 @@ _disclosures = DisclosureRow.__table__
 _entries = EntryRow.__table__
 
 _IN_CHUNK = 500
+#: The version of the effect rows this code writes (``LogRow.effects_version``).
+EFFECTS_VERSION = 1
 
 
 def _chunks(values: Sequence, size: int = _IN_CHUNK) -> Iterator[Sequence]:
@@ -172,6 +174,28 @@ class EffectsStore:
             }
             states = {r.idx: _state(r) for r in conn.execute(select(_states).where(_states.c.log == log))}
         return terms, edges, states
+
+    def replace_effects(self, log: int, terms: set[tuple[int, str, str]], edges: set[tuple[int, int, str, int | None]],
+                        states: dict[int, DerivedState], now: datetime) -> None:  # fmt: skip
+        """Replace every cached term, edge and state of ``log`` (a rebuild from the log) and
+        mark the rows as of ``EFFECTS_VERSION``, in one transaction."""
+        from ledger.store.models import LogRow
+
+        logs = LogRow.__table__
+        with self._write() as conn:
+            for table in (_terms, _edges, _states):
+                conn.execute(delete(table).where(table.c.log == log))
+            rows = [dict(log=log, idx=i, name=n, value=v) for i, n, v in sorted(terms)]
+            for chunk in _chunks(rows, 5000):
+                conn.execute(insert(_terms), list(chunk))
+            rows = [dict(log=log, source=s, target=t, type=typ, position=p) for s, t, typ, p in sorted(edges, key=str)]
+            for chunk in _chunks(rows, 5000):
+                conn.execute(insert(_edges), list(chunk))
+            rows = [dict(log=log, idx=i, status=s.status, reason=s.reason, by=s.by, updated_at=now)
+                    for i, s in sorted(states.items())]  # fmt: skip
+            for chunk in _chunks(rows, 5000):
+                conn.execute(insert(_states), list(chunk))
+            conn.execute(update(logs).where(logs.c.id == log).values(effects_version=EFFECTS_VERSION))
 
     # -- disclosures ---------------------------------------------------------------------
 

@@ -28,6 +28,9 @@ class LogRow(SQLModel, table=True):
     operator: str = Field(max_length=42)
     note_vkey: str = Field(max_length=512)
     created_at: datetime
+    #: Version of the effect rows (terms, edges, derived state) kept for this log. NULL on a
+    #: log created before they existed: opening its data directory rebuilds them from the log.
+    effects_version: int | None = Field(default=None)
 
 
 class EntryRow(SQLModel, table=True):

@@ -33,7 +33,7 @@ from sqlmodel import SQLModel
 from ledger import merkle, tiles
 from ledger.errors import Conflict, CorruptStore, NotFound
 from ledger.store import lease
-from ledger.store.effects import EffectsStore
+from ledger.store.effects import EFFECTS_VERSION, EffectsStore
 from ledger.store.models import (
     AnchorRow,
     CheckpointRow,
@@ -202,6 +202,7 @@ class SQLStore(EffectsStore):
             operator=operator,
             note_vkey=note_vkey,
             created_at=_now(),
+            effects_version=EFFECTS_VERSION,
         )
         try:
             with self._write() as conn:
@@ -220,7 +221,8 @@ class SQLStore(EffectsStore):
         if not rows or (origin is None and len(rows) > 1):
             raise NotFound(f"no log {origin!r}" if origin else "expected exactly one log in the store")
         r = rows[0]
-        return LogInfo(r.id, r.origin, bytes(r.log_id), r.tree_size, r.chain_id, r.contract, r.operator, r.note_vkey)
+        return LogInfo(r.id, r.origin, bytes(r.log_id), r.tree_size, r.chain_id, r.contract, r.operator, r.note_vkey,
+                       r.effects_version)  # fmt: skip
 
     def tree_size(self, log: int) -> int:
         with self._read() as conn:

@@ -20,6 +20,7 @@ class LogInfo:
     contract: str
     operator: str
     note_vkey: str
+    effects_version: int | None = None  # see ``LogRow.effects_version``
 
 
 @dataclass(frozen=True, slots=True)
