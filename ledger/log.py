@@ -30,16 +30,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ledger import merkle
 from ledger.access import (
     ANONYMOUS,
     Viewer,
     can_see_payload,
-    can_see_record,
     check_can_disclose,
     check_can_erase,
     check_can_revoke_token,
@@ -84,6 +82,7 @@ from ledger.store import (
 )
 from ledger.submission import Submission
 from ledger.tiles import TILE_WIDTH
+from ledger.views import RecordQuery, RecordView, z_time
 
 if TYPE_CHECKING:
     from ledger.lineage import LineageGraph
@@ -92,54 +91,6 @@ __all__ = ["MAX_BATCH", "MAX_CLOCK_SKEW", "MAX_ENVELOPE_BYTES", "Ledger", "Recor
 
 MAX_BATCH = 1000
 TOKEN_PREFIX = "tdsl_"
-
-
-def _z(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class RecordView:
-    """A stored record as one viewer may see it (payload only when allowed)."""
-
-    entry: StoredEntry
-    envelope: Envelope
-    payload_visible: bool
-    state: DerivedState | None = None
-    terms: tuple[Term, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        e = self.entry
-        out: dict[str, Any] = {
-            "id": e.record_id,
-            "kind": e.kind,
-            "author": e.author,
-            "leaf_index": e.leaf_index,
-            "leaf_hash": e.leaf_hash.hex(),
-            "visibility": e.visibility,
-            "envelope": self.envelope.to_json(),
-            "appended_at": _z(e.appended_at),
-            "erased_at": _z(e.erased_at),
-            "terms": [{"name": t.name, "value": t.value} for t in self.terms],
-            "state": None if self.state is None else {
-                "status": self.state.status, "reason": self.state.reason or None, "by": self.state.by,
-            },
-        }
-        if self.payload_visible and e.payload is not None:
-            out["payload"] = parse_json(e.payload)
-            out["salt"] = e.salt.hex() if e.salt is not None else None
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class RecordQuery:
-    """Filters of ``Ledger.list_records`` (DESIGN §10); every one must match."""
-
-    kind: str | None = None
-    author: str | None = None
-    terms: tuple[tuple[str, str], ...] = ()  # (name, value): product, dataset, agreement, company
-    since: datetime | None = None  # issued_at at or after
-    until: datetime | None = None  # issued_at at or before
 
 
 def hash_token(token: str) -> bytes:
@@ -321,7 +272,7 @@ class Ledger:
         """
         q = query
         if q.since is not None and q.until is not None and q.since > q.until:
-            raise MalformedInput(f"since ({_z(q.since)}) is after until ({_z(q.until)})")
+            raise MalformedInput(f"since ({z_time(q.since)}) is after until ({z_time(q.until)})")
         entries = self.store.list_entries(
             self.log.id, start=start, limit=limit, author=q.author, kind=q.kind, terms=q.terms,
             since_us=None if q.since is None else epoch_us(q.since),

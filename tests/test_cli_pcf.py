@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from ledger.cli import main
 from ledger.store.models import StateRow
 from pcf_support import footprint
 from test_cli import ORIGIN, _clean_env, run  # noqa: F401 - the autouse fixture clears TDSL_* variables
