@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
+from api import pact
 from api.deps import reject_unknown_query
 from api.errors import install_error_handlers
 from api.routers import health, log, participants, records, tlog
@@ -67,4 +68,7 @@ def create_app(
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     for module in (records, log, tlog, participants, health):
         app.include_router(module.router, prefix="/v1")
+    # The PACT v3 API (api/pact, docs/pact.md): at /pact, not /v1, with PACT's error format there.
+    app.include_router(pact.router, prefix=pact.PREFIX)
+    pact.install_error_handlers(app)
     return app

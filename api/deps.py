@@ -110,7 +110,13 @@ async def read_json_body(request: Request, settings: SettingsDep) -> Any:
     content_type = request.headers.get("content-type", "")
     if content_type.split(";", 1)[0].strip().lower() != JSON_MEDIA_TYPE:
         raise HTTPException(415, f"the body must be {JSON_MEDIA_TYPE}, got {content_type[:100]!r}")
-    limit = settings.max_body_bytes
+    body = await read_body(request, settings.max_body_bytes)
+    return await run_in_threadpool(parse_json, body)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused with ``PayloadTooLarge`` over ``limit`` bytes: checked from
+    ``Content-Length`` before reading and again while streaming (chunked bodies have none)."""
     length = request.headers.get("content-length")
     if length is not None:
         if not _DIGITS.fullmatch(length):
@@ -122,7 +128,7 @@ async def read_json_body(request: Request, settings: SettingsDep) -> Any:
         body += chunk
         if len(body) > limit:
             raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
-    return await run_in_threadpool(parse_json, bytes(body))
+    return bytes(body)
 
 
 JSONBody = Annotated[Any, Depends(read_json_body)]

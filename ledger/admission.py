@@ -36,9 +36,14 @@ MAX_ENVELOPE_BYTES = 0xFFFF
 MAX_REFERENCES = 256
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def epoch_us(value: datetime) -> int:
     """Microseconds since the Unix epoch of an aware datetime."""
-    return (value - datetime(1970, 1, 1, tzinfo=value.tzinfo)) // timedelta(microseconds=1)
+    offset = value.utcoffset()
+    td = value.replace(tzinfo=None) - _EPOCH - (offset or timedelta(0))
+    return (td.days * 86_400 + td.seconds) * 1_000_000 + td.microseconds
 
 
 class ModelCache:
@@ -89,11 +94,13 @@ class BatchAdmission:
     """Admits one batch's records in order; see the module docstring."""
 
     def __init__(self, store: SQLStore, log: LogInfo, domain: Domain, models: ModelCache, now: datetime,
-                 submissions: list[Submission]):  # fmt: skip
+                 submissions: list[Submission], leaves: list[bytes]):  # fmt: skip
+        """``leaves``: the submissions' own leaf hashes, looked up with the parents in one
+        query (``stored``), so the caller can answer records already stored as duplicates."""
         self.store, self.log, self.domain, self.models, self.now = store, log, domain, models, now
         self.authors: dict[str, ParticipantInfo | None] = {}
-        wanted = {bytes.fromhex(p) for s in submissions for p in s.envelope.parents}
-        self.stored = store.entries_by_leaf_hash(log.id, wanted) if wanted else {}
+        wanted = {bytes.fromhex(p) for s in submissions for p in s.envelope.parents} | set(leaves)
+        self.stored = store.entries_by_leaf_hash(log.id, wanted)
         self.states = store.states(log.id, (e.leaf_index for e in self.stored.values())) if self.stored else {}
         self._disclosed: dict[str, dict[int, bool]] = {}  # author → leaf index → disclosed to it
         # Records admitted earlier in this batch, by leaf hash and by id.

@@ -23,6 +23,14 @@ from ledger.errors import InvalidRecord
 #: Index term names a kind may file records under (the query parameters of /v1/records).
 TERM_NAMES = frozenset({"product", "dataset", "agreement", "company"})
 MAX_TERM_VALUE = 255
+#: Terms whose values compare case-insensitively — product and company URNs, as PACT filters
+#: them — are stored and queried lowercased (``term_value``).
+FOLDED_TERMS = frozenset({"product", "company"})
+
+
+def term_value(name: str, value: str) -> str:
+    """The value as stored and compared for the term ``name``."""
+    return value.lower() if name in FOLDED_TERMS else value
 
 
 class EdgeType(StrEnum):
@@ -45,6 +53,7 @@ class Term:
             raise ValueError(f"unknown index term {self.name!r}; terms are {sorted(TERM_NAMES)}")
         if not 0 < len(self.value) <= MAX_TERM_VALUE:
             raise InvalidRecord(f"index term {self.name} must be 1..{MAX_TERM_VALUE} characters, got {len(self.value)}")
+        object.__setattr__(self, "value", term_value(self.name, self.value))
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,10 @@ class Unauthorized(LedgerError):
     """No valid credential was presented."""
 
 
+class TokenExpired(Unauthorized):
+    """An access token that was valid but has expired (OAuth2 client credentials)."""
+
+
 class Forbidden(LedgerError):
     """The caller is known but may not do this."""
 

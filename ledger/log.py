@@ -54,7 +54,7 @@ from ledger.checkpoint import (
     NoteVerifier,
     sign_checkpoint,
 )
-from ledger.effects import DerivedState, Term
+from ledger.effects import DerivedState, Term, term_value
 from ledger.envelope import Domain, Envelope
 from ledger.errors import (
     Conflict,
@@ -64,6 +64,7 @@ from ledger.errors import (
     MalformedInput,
     NotFound,
     SealerHalted,
+    TokenExpired,
     Unauthorized,
     VerificationError,
 )
@@ -128,14 +129,13 @@ class Ledger:
             raise InvalidRecord(f"a batch holds at most {MAX_BATCH} records, got {len(submissions)}")
         now = now or datetime.now(UTC)
         subs = list(submissions)
-        admission = BatchAdmission(self.store, self.log, self.domain, self.models, now, subs)
         inputs = [s.envelope.to_bytes() for s in subs]
         leaves = [merkle.leaf_hash(b) for b in inputs]
-        stored = self.store.entries_by_leaf_hash(self.log.id, set(leaves))
+        admission = BatchAdmission(self.store, self.log, self.domain, self.models, now, subs, leaves)
         batch: list[NewEntry] = []
         for i, sub in enumerate(subs):
             try:
-                prior = stored.get(leaves[i])
+                prior = admission.stored.get(leaves[i])
                 entry = self._again(prior) if prior is not None else admission.admit(sub, inputs[i])
             except (LedgerError, ValueError) as e:
                 if isinstance(e, LedgerError):
@@ -274,7 +274,8 @@ class Ledger:
         if q.since is not None and q.until is not None and q.since > q.until:
             raise MalformedInput(f"since ({z_time(q.since)}) is after until ({z_time(q.until)})")
         entries = self.store.list_entries(
-            self.log.id, start=start, limit=limit, author=q.author, kind=q.kind, terms=q.terms,
+            self.log.id, start=start, limit=limit, author=q.author, kind=q.kind,
+            terms=tuple((name, term_value(name, value)) for name, value in q.terms),
             since_us=None if q.since is None else epoch_us(q.since),
             until_us=None if q.until is None else epoch_us(q.until),
             visible_to=... if viewer.is_privileged else viewer.address,
@@ -472,5 +473,5 @@ class Ledger:
         if found is None or found[0] != self.log.id or found[1].revoked_at is not None:
             raise Unauthorized("unknown or revoked API token")
         if found[1].expires_at is not None and found[1].expires_at <= datetime.now(UTC):
-            raise Unauthorized("the access token has expired")
+            raise TokenExpired("the access token has expired")
         return self.viewer_for(found[1].address)

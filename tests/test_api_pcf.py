@@ -117,6 +117,8 @@ def test_records_query_by_term_kind_author_and_period(env: ApiEnv):
     assert ids(c.get("/v1/records", params={"kind": "pcf", "until": "2000-01-01"}, headers=env.regulator.auth)) == []
     assert ids(c.get("/v1/records", params={"kind": "pcf", "since": "2000-01-01T00:00:00Z"},
                      headers=env.regulator.auth)) == [a["id"], b["id"]]  # fmt: skip
+    # product and company URNs compare case-insensitively (as PACT filters them)
+    assert ids(c.get("/v1/records", params={"product": "URN:GTIN:4012345000016"})) == [a["id"]]
     rec = c.get(f"/v1/records/{a['id']}").json()
     assert {"name": "product", "value": "urn:gtin:4012345000016"} in rec["terms"]
 

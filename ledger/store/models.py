@@ -152,7 +152,8 @@ class TermRow(SQLModel, table=True):
     """An index term a record is filed under (``product = urn:gtin:…``)."""
 
     __tablename__ = "record_terms"
-    __table_args__ = (Index("ix_record_terms_idx", "log", "idx"),)
+    # Covering, so a record's terms are read by index (the key leads with name, value).
+    __table_args__ = (Index("ix_record_terms_idx", "log", "idx", "name", "value"),)
 
     log: int = Field(foreign_key="logs.id", primary_key=True)
     name: str = Field(primary_key=True, max_length=32)

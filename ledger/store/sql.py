@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, inspect, select, update
+from sqlalchemy import Connection, Engine, and_, create_engine, event, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
@@ -539,16 +539,27 @@ class SQLStore(EffectsStore):
         ``visible_to``: only public entries, those authored by that address and those
         disclosed to it (None: public only; ``...``: no visibility filter).
         """
-        q = select(_entries).where(_entries.c.log == log, _entries.c.idx >= start)
+        order = _entries.c.idx
+        if terms:  # driven by the first term's (log, name, value, idx) key, not a scan of entries
+            name, value = terms[0]
+            t = _terms.c
+            q = (
+                select(_entries)
+                .select_from(_terms.join(_entries, and_(_entries.c.log == t.log, _entries.c.idx == t.idx)))
+                .where(t.log == log, t.name == name, t.value == value, t.idx >= start)
+            )
+            order = t.idx
+        else:
+            q = select(_entries).where(_entries.c.log == log, _entries.c.idx >= start)
         if author is not None:
             q = q.where(_entries.c.author == author)
         if kind is not None:
             q = q.where(_entries.c.kind == kind)
-        for name, value in terms:
+        for name, value in terms[1:]:
             q = q.where(
-                select(_terms.c.idx)
-                .where(_terms.c.log == log, _terms.c.name == name, _terms.c.value == value, _terms.c.idx == _entries.c.idx)
-                .exists()
+                _entries.c.idx.in_(
+                    select(_terms.c.idx).where(_terms.c.log == log, _terms.c.name == name, _terms.c.value == value)
+                )
             )
         if since_us is not None:
             q = q.where(_entries.c.issued_us >= since_us)
@@ -557,7 +568,7 @@ class SQLStore(EffectsStore):
         if visible_to is not ...:
             q = q.where(self._visible_clause(log, visible_to))
         with self._read() as conn:
-            return [self._entry(r) for r in conn.execute(q.order_by(_entries.c.idx).limit(limit))]
+            return [self._entry(r) for r in conn.execute(q.order_by(order).limit(limit))]
 
     def leaf_data(self, log: int, start: int, end: int) -> list[tuple[int, bytes, bytes]]:
         """``(index, leaf_hash, envelope)`` for indexes in ``[start, end)``, in order."""
