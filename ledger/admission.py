@@ -86,7 +86,7 @@ def parent_record(entry: StoredEntry, models: ModelCache, state: DerivedState | 
             why = "unreadable"
     return ParentRecord(
         entry.leaf_index, entry.leaf_hash, entry.record_id, entry.kind, entry.author, entry.issued_at,
-        model, why, state,
+        model, why, state, entry.visibility,
     )  # fmt: skip
 
 
@@ -199,7 +199,7 @@ class BatchAdmission:
         if p.author == author.address or author.is_privileged or p.model is None:
             return p
         kind = KINDS.get(p.kind)
-        if kind is not None and kind.public_payload and p.unreadable == "":
+        if kind is not None and kind.public_payload and p.visibility == "public":
             return p
         return replace(p, model=None, unreadable="not disclosed")
 
@@ -221,7 +221,7 @@ class BatchAdmission:
     def _remember(self, new: NewEntry, model: Any, admitted: Admitted) -> None:
         """Later records of the batch may name this one as a parent, or see its effects."""
         record = ParentRecord(None, new.leaf_hash, new.record_id, new.kind, new.author, new.issued_at, model, "",
-                              admitted.state)  # fmt: skip
+                              admitted.state, new.visibility)  # fmt: skip
         self.batch_by_leaf[new.leaf_hash] = record
         self.batch_by_id[new.record_id] = record
         for change in admitted.changes:

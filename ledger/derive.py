@@ -72,7 +72,7 @@ class _Replay:
         if e.leaf_index in self.models:
             self.models.move_to_end(e.leaf_index)
             return ParentRecord(e.leaf_index, e.leaf_hash, e.record_id, e.kind, e.author, e.issued_at,
-                                self.models[e.leaf_index], "", state)  # fmt: skip
+                                self.models[e.leaf_index], "", state, e.visibility)  # fmt: skip
         [full] = self.store.entries_at(self.log, [e.leaf_index])
         p = parent_record(full, self.parsed, state, readable=True)
         if p.model is not None:

@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
         ("ingest.py", ["--quick", "--backends", "sqlite", "--no-http"], "Library ingest"),
         ("gas.py", ["--quick"], "anchor with a 30-hash proof"),
         ("anchoring.py", ["--quick"], "seal"),
+        ("pcf.py", ["--quick", "--no-baseline"], "roll-up admission"),
     ],
 )
 def test_benchmark_runs_at_smoke_size(script, args, expect, tmp_path):

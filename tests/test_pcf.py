@@ -340,3 +340,20 @@ def test_duplicate_submission_is_idempotent_even_after_its_component_is_deprecat
     submit(c, c.cells, footprint(company=c.cells.company_id, preceding=(part["id"],)))
     [again] = c.ledger.submit([c.cells.submitted[fp["id"]]])
     assert again.duplicate and again.leaf_index == first.leaf_index
+
+
+def test_a_private_component_earlier_in_the_same_batch_is_not_readable_by_another_author(sqlite_chain: Chain):
+    """The operator relays a batch: a supplier's private footprint and a customer's roll-up
+    of it. The customer may not read it (not disclosed yet), so the batch is refused."""
+    c = sqlite_chain
+    raw = footprint(company=c.cathode.company_id, values=("5", "4", "3"))
+    raw_sub = c.cathode.sign(c.ledger, raw)
+    fp = product_footprint([(raw, "2")], company=c.cells.company_id)
+    size = c.ledger.tree_size()
+    with pytest.raises(InvalidRecord, match="not disclosed"):
+        c.ledger.submit([raw_sub, c.cells.sign(c.ledger, fp, (leaf_of(raw_sub),))])
+    assert c.ledger.tree_size() == size
+    public_raw = footprint(company=c.cathode.company_id, values=("5", "4", "3"))
+    public_sub = c.cathode.sign(c.ledger, public_raw, visibility="public")
+    ok = product_footprint([(public_raw, "2")], company=c.cells.company_id)
+    c.ledger.submit([public_sub, c.cells.sign(c.ledger, ok, (leaf_of(public_sub),))])

@@ -54,6 +54,7 @@ class ParentRecord:
     model: Any | None
     unreadable: str = ""  # why ``model`` is None: "erased", "not disclosed"
     state: DerivedState | None = None
+    visibility: str = "private"
 
     @property
     def where(self) -> str:
