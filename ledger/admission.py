@@ -94,13 +94,12 @@ class BatchAdmission:
     """Admits one batch's records in order; see the module docstring."""
 
     def __init__(self, store: SQLStore, log: LogInfo, domain: Domain, models: ModelCache, now: datetime,
-                 submissions: list[Submission], leaves: list[bytes]):  # fmt: skip
-        """``leaves``: the submissions' own leaf hashes, looked up with the parents in one
-        query (``stored``), so the caller can answer records already stored as duplicates."""
+                 submissions: list[Submission]):  # fmt: skip
         self.store, self.log, self.domain, self.models, self.now = store, log, domain, models, now
         self.authors: dict[str, ParticipantInfo | None] = {}
-        wanted = {bytes.fromhex(p) for s in submissions for p in s.envelope.parents} | set(leaves)
-        self.stored = store.entries_by_leaf_hash(log.id, wanted)
+        self._viewers: dict[str, Viewer] = {}
+        wanted = {bytes.fromhex(p) for s in submissions for p in s.envelope.parents}
+        self.stored = store.entries_by_leaf_hash(log.id, wanted) if wanted else {}
         self.states = store.states(log.id, (e.leaf_index for e in self.stored.values())) if self.stored else {}
         self._disclosed: dict[str, dict[int, bool]] = {}  # author → leaf index → disclosed to it
         # Records admitted earlier in this batch, by leaf hash and by id.
@@ -161,9 +160,12 @@ class BatchAdmission:
             raise InvalidRecord(f"author {author} is not a registered participant of this log")
         if not roles:
             raise InvalidRecord(f"only the log operator may author a {kind_name} record; author is {author}")
-        if not who.roles & roles:
+        if who.roles.isdisjoint(roles):
             raise InvalidRecord(f"author {author} has roles {sorted(who.roles)}; a {kind_name} needs one of {sorted(roles)}")
-        return Viewer(author, who.roles)
+        viewer = self._viewers.get(author)
+        if viewer is None or viewer.roles != who.roles:
+            viewer = self._viewers[author] = Viewer(author, who.roles)
+        return viewer
 
     # -- parents and references ---------------------------------------------------------
 

@@ -46,7 +46,7 @@ from ledger.access import (
 )
 from ledger.admission import MAX_CLOCK_SKEW, MAX_ENVELOPE_BYTES, BatchAdmission, ModelCache, epoch_us
 from ledger.audit import AuditReport, audit_log
-from ledger.canonical import parse_json
+from ledger.canonical import canonicalize, parse_json
 from ledger.derive import EffectsReport, audit_effects, recompute
 from ledger.checkpoint import (
     Checkpoint,
@@ -121,30 +121,43 @@ class Ledger:
     def submit(self, submissions: Sequence[Submission], *, now: datetime | None = None) -> list[Appended]:
         """Admit and append a batch atomically (all or nothing). Durable once returned.
 
-        A record already stored with the same envelope is not admitted again (its kind's
-        rules may no longer hold for it, e.g. a component since deprecated): the store
-        answers it as a duplicate.
+        A record already stored with the same envelope, payload and salt is answered as a
+        duplicate even where its kind's rules no longer hold for it (a component deprecated
+        since): admission is tried first, and only a refusal looks for the stored record.
         """
         if len(submissions) > MAX_BATCH:
             raise InvalidRecord(f"a batch holds at most {MAX_BATCH} records, got {len(submissions)}")
         now = now or datetime.now(UTC)
         subs = list(submissions)
         inputs = [s.envelope.to_bytes() for s in subs]
-        leaves = [merkle.leaf_hash(b) for b in inputs]
-        admission = BatchAdmission(self.store, self.log, self.domain, self.models, now, subs, leaves)
+        admission = BatchAdmission(self.store, self.log, self.domain, self.models, now, subs)
         batch: list[NewEntry] = []
         for i, sub in enumerate(subs):
             try:
-                prior = admission.stored.get(leaves[i])
-                entry = self._again(prior) if prior is not None else admission.admit(sub, inputs[i])
+                entry = admission.admit(sub, inputs[i])
             except (LedgerError, ValueError) as e:
-                if isinstance(e, LedgerError):
+                prior = self._stored_duplicate(sub, inputs[i])
+                if prior is not None:
+                    entry = self._again(prior)
+                elif isinstance(e, LedgerError):
                     raise _prefixed(i, sub.envelope.id, e) from None
-                raise InvalidRecord(f"record {i} ({sub.envelope.id}): {e}") from None
+                else:
+                    raise InvalidRecord(f"record {i} ({sub.envelope.id}): {e}") from None
             batch.append(entry)
             if entry.registers is not None:
                 admission.authors[entry.registers.address] = entry.registers
         return self.store.append(self.log.id, batch)
+
+    def _stored_duplicate(self, sub: Submission, leaf_input: bytes) -> StoredEntry | None:
+        """The stored entry with this very envelope, payload and salt, if there is one."""
+        prior = self.store.entries_by_leaf_hash(self.log.id, [merkle.leaf_hash(leaf_input)])
+        entry = next(iter(prior.values()), None)
+        if entry is None or entry.salt != sub.salt:
+            return None
+        try:
+            return entry if entry.payload == canonicalize(sub.payload) else None
+        except ValueError:
+            return None
 
     @staticmethod
     def _again(prior: StoredEntry) -> NewEntry:

@@ -357,3 +357,21 @@ def test_a_private_component_earlier_in_the_same_batch_is_not_readable_by_anothe
     public_sub = c.cathode.sign(c.ledger, public_raw, visibility="public")
     ok = product_footprint([(public_raw, "2")], company=c.cells.company_id)
     c.ledger.submit([public_sub, c.cells.sign(c.ledger, ok, (leaf_of(public_sub),))])
+
+
+def test_a_duplicate_with_another_payload_is_not_answered_as_a_duplicate(sqlite_chain: Chain):
+    """The fallback to 'duplicate' after a refusal needs the same envelope, payload and salt."""
+    from dataclasses import replace
+
+    c = sqlite_chain
+    part = footprint(company=c.cells.company_id)
+    submit(c, c.cells, part)
+    fp = product_footprint([(part, "1")])
+    submit(c, c.cells, fp, _leaves(c, c.cells, part))
+    submit(c, c.cells, footprint(company=c.cells.company_id, preceding=(part["id"],)))
+    sub = c.cells.submitted[fp["id"]]
+    forged = replace(sub, payload={**sub.payload, "comment": "not what was committed"})
+    with pytest.raises(InvalidRecord):
+        c.ledger.submit([forged])
+    [again] = c.ledger.submit([sub])
+    assert again.duplicate

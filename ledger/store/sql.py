@@ -242,7 +242,7 @@ class SQLStore(EffectsStore):
             batch_ids = {e.record_id for e in batch}
             known = self._indexes_of(conn, log, batch_ids | self._effect_targets(batch))
             new_ids = {e.record_id for e in batch if e.record_id not in known}
-            self._check_expected(conn, log, batch, known, new_ids)
+            self._check_expected(conn, log, [e for e in batch if e.record_id in new_ids], known, new_ids)
             results: list[Appended] = []
             rows: list[dict] = []
             placed: list[tuple[int, NewEntry]] = []

@@ -17,7 +17,7 @@ Figures, each with its baseline measured in the same run:
   ``kind`` only (first page of 10). The PACT endpoint answers from the same query.
 - **plain ingest, before and after** — ``Ledger.submit`` of ``dataset`` records (no
   roll-up) on SQLite at batch 500, run alternately from this tree and from a git
-  worktree of ``--baseline REV`` (the commit before issue 7), 3 rounds each, in
+  worktree of ``--baseline REV`` (the commit before issue 7), 5 rounds each, in
   subprocesses. Target: within 10 % of the baseline.
 
     .venv/bin/python scripts/bench/pcf.py            # full run (several minutes)
@@ -218,7 +218,7 @@ def ingest_before_after(tmp: Path, rev: str, n: int, rounds: int) -> None:
         script = tmp / "child.py"
         script.write_text(CHILD)
         figures: dict[str, list[float]] = {"baseline": [], "now": []}
-        for _ in range(rounds):
+        for _ in range(rounds):  # alternating, so drift in the machine's speed hits both
             for label, root in (("baseline", worktree), ("now", REPO)):
                 out = subprocess.run([sys.executable, str(script), str(root), str(n), "500", str(tmp)],
                                      check=True, capture_output=True, text=True)  # fmt: skip
@@ -253,7 +253,7 @@ def main() -> None:
         listing(tmp, args.list_n or (2_000 if quick else 100_000), 20 if quick else 200)
         if not args.no_baseline:
             say("\n== plain ingest before and after issue 7")
-            ingest_before_after(tmp, args.baseline, 1_000 if quick else 10_000, 1 if quick else 3)
+            ingest_before_after(tmp, args.baseline, 1_000 if quick else 10_000, 1 if quick else 5)
 
 
 if __name__ == "__main__":
