@@ -112,28 +112,36 @@ def _plain(value: object) -> bool:
     100,000 nested lists crash the interpreter there). Strings need no condition: both escape exactly ``"``, ``\\`` and U+0000–U+001F,
     with the same short forms and lowercase ``\\u00xx``; a lone surrogate fails to encode.
     """
-    stack: list[tuple[object, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        t = type(item)
-        if t is str or t is bool or item is None:
-            continue
-        if t is int:
-            if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:  # type: ignore[operator]
-                continue
+    if not _plain_scalar(value):
+        t = type(value)
+        if t is not dict and t is not list and t is not tuple:
             return False
-        if depth >= MAX_DEPTH:  # the C encoder recurses on the C stack: deep values go the slow way
-            return False
-        if t is dict:
-            for key in item:  # type: ignore[attr-defined]
-                if type(key) is not str or (key and max(key) > "\uffff"):
+        stack: list[tuple[object, int]] = [(value, 0)]
+        while stack:
+            item, depth = stack.pop()
+            if depth >= MAX_DEPTH:  # the C encoder recurses on the C stack: deep values go the slow way
+                return False
+            if type(item) is dict:
+                for key in item:  # type: ignore[attr-defined]
+                    if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
+                        return False
+                children = item.values()  # type: ignore[attr-defined]
+            else:
+                children = item  # type: ignore[assignment]
+            for v in children:
+                if _plain_scalar(v):
+                    continue
+                tv = type(v)
+                if tv is dict or tv is list or tv is tuple:
+                    stack.append((v, depth + 1))
+                else:
                     return False
-            stack.extend((v, depth + 1) for v in item.values())  # type: ignore[attr-defined]
-        elif t is list or t is tuple:
-            stack.extend((v, depth + 1) for v in item)  # type: ignore[attr-defined]
-        else:
-            return False
     return True
+
+
+def _plain_scalar(v: object) -> bool:
+    t = type(v)
+    return t is str or t is bool or v is None or (t is int and -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER)  # type: ignore[operator]
 
 
 _FAST = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False, check_circular=True)

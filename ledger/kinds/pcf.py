@@ -144,11 +144,12 @@ def _component(ctx: AdmissionContext, i: int, parent: ParentRecord, want: str, u
 def _sum_exact(own: Decimal, terms: list[tuple[Decimal, Decimal, Decimal]]) -> Fraction:
     """own + Σ quantity × value ÷ amount, exactly: ``Decimal`` arithmetic that traps any
     inexact step (then the same sum in ``Fraction``, which is always exact but slower)."""
+    ctx = _EXACT
     try:
-        with localcontext(_EXACT):
-            total = own
-            for qty, value, amount in terms:
-                total += qty * value / amount
+        total = own
+        for qty, value, amount in terms:
+            share = ctx.multiply(qty, value)
+            total = ctx.add(total, share if amount == 1 else ctx.divide(share, amount))
         return Fraction(total)
     except Inexact:
         total_f = Fraction(own)
