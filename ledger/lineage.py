@@ -100,6 +100,7 @@ def lineage_graph(ledger: Ledger, start: StoredEntry, viewer: Viewer, *, directi
         raise MalformedInput(f"depth must be 0..{MAX_DEPTH}, got {depth}")
     store, log = ledger.store, ledger.log.id
     entries: dict[int, StoredEntry] = {start.leaf_index: start}
+    states: dict[int, DerivedState] = {}
     depth_of: dict[int, int] = {start.leaf_index: 0}
     edges: dict[tuple[int, int, str], int | None] = {}
     truncated = False
@@ -124,13 +125,16 @@ def lineage_graph(ledger: Ledger, start: StoredEntry, viewer: Viewer, *, directi
                         continue
                     depth_of[other] = sign * level
                     new.append(other)
-            entries.update({e.leaf_index: e for e in store.entry_heads(log, new)})
+            for e, state in store.entry_heads(log, new):
+                entries[e.leaf_index] = e
+                if state is not None:
+                    states[e.leaf_index] = state
             frontier = new
     kept = {i for i in depth_of if i in entries}
     disclosed = set()
     if viewer.address is not None and not viewer.is_privileged:
         disclosed = store.disclosed_to(log, [i for i in kept if entries[i].author != viewer.address], viewer.address)
-    states = store.states(log, kept)
+    states.update(store.states(log, [start.leaf_index]))
     nodes = []
     for i in sorted(kept, key=lambda i: (abs(depth_of[i]), -depth_of[i], i)):
         e = entries[i]

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from ledger import merkle, tiles
+from ledger.effects import DerivedState
 from ledger.errors import Conflict, CorruptStore, NotFound
 from ledger.store import lease
 from ledger.store.effects import EFFECTS_VERSION, EffectsStore
@@ -40,6 +41,7 @@ from ledger.store.models import (
     EntryRow,
     LogRow,
     ParticipantRow,
+    StateRow,
     TermRow,
     TileRow,
     TokenRow,
@@ -63,6 +65,7 @@ _participants = ParticipantRow.__table__
 _anchors = AnchorRow.__table__
 _tokens = TokenRow.__table__
 _terms = TermRow.__table__
+_states = StateRow.__table__
 
 _IN_CHUNK = 500  # keep IN lists well under every backend's bound-parameter limit
 #: Full tiles kept in memory with their interior nodes, 16 KiB each: 4096 tiles = 64 MiB,
@@ -500,21 +503,22 @@ class SQLStore(EffectsStore):
                 out += [self._entry(r) for r in conn.execute(q.order_by(_entries.c.idx))]
         return out
 
-    def entry_heads(self, log: int, idxs: Iterable[int]) -> list[StoredEntry]:
+    def entry_heads(self, log: int, idxs: Iterable[int]) -> list[tuple[StoredEntry, DerivedState | None]]:
         """Like ``entries_at`` without the envelope, payload, salt and times (``b""``, None,
-        None, None, the epoch): what a lineage graph needs of each node."""
+        None, None, the epoch), each with its derived state (one join): what a lineage graph
+        needs of each node."""
         wanted = sorted(set(idxs))
-        c = _entries.c
-        cols = (c.idx, c.leaf_hash, c.record_id, c.kind, c.author, c.issued_at, c.visibility)
-        out: list[StoredEntry] = []
+        c, st = _entries.c, _states.c
+        cols = (c.idx, c.leaf_hash, c.record_id, c.kind, c.author, c.issued_at, c.visibility, st.status, st.reason, st.by)
+        joined = _entries.outerjoin(_states, and_(st.log == c.log, st.idx == c.idx))
+        out: list[tuple[StoredEntry, DerivedState | None]] = []
         with self._read() as conn:
             for i in range(0, len(wanted), _IN_CHUNK):
-                q = select(*cols).where(c.log == log, c.idx.in_(wanted[i : i + _IN_CHUNK])).order_by(c.idx)
-                out += [
-                    StoredEntry(r.idx, bytes(r.leaf_hash), r.record_id, r.kind, r.author, r.issued_at, r.visibility,
-                                b"", None, None, None, _EPOCH)  # fmt: skip
-                    for r in conn.execute(q)
-                ]
+                q = select(*cols).select_from(joined).where(c.log == log, c.idx.in_(wanted[i : i + _IN_CHUNK]))
+                for r in conn.execute(q.order_by(c.idx)):
+                    entry = StoredEntry(r.idx, bytes(r.leaf_hash), r.record_id, r.kind, r.author, r.issued_at,
+                                        r.visibility, b"", None, None, None, _EPOCH)  # fmt: skip
+                    out.append((entry, None if r.status is None else DerivedState(r.status, r.reason, r.by)))
         return out
 
     def entries_by_record_id(self, log: int, record_ids: Iterable[str]) -> dict[str, StoredEntry]:
