@@ -7,15 +7,17 @@ problem+json (``api.errors``). The lifespan starts the background sealer
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import pact
 from api.deps import reject_unknown_query
-from api.errors import install_error_handlers
+from api.errors import TYPE_PREFIX, install_error_handlers, problem
 from api.routers import health, log, participants, records, tlog
 from ledger.sealer import Sealer
 from ledger.chain.access import ChainAccess
@@ -29,6 +31,46 @@ with signed checkpoints and offline-verifiable receipts.
 Authenticate with `Authorization: Bearer <token>` (tokens are issued by the operator).
 Errors are RFC 9457 `application/problem+json`.
 """
+
+
+HASH_TILES = "/v1/tlog/tile/"
+ENTRY_BUNDLES = "/v1/tlog/tile/entries/"
+
+
+class GZipExceptHashTiles:
+    """``GZipMiddleware`` for every response but the hash tiles (``/v1/tlog/tile/<L>/…``)."""
+
+    def __init__(self, app: ASGIApp, **options: int):
+        self.app = app
+        self.gzip = GZipMiddleware(app, **options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path.startswith(HASH_TILES) and not path.startswith(ENTRY_BUNDLES):
+            await self.app(scope, receive, send)
+        else:
+            await self.gzip(scope, receive, send)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class RefuseControlCharacters:
+    """A path with a control character (``%0A``, ``%00``…) is a 400, before routing.
+
+    Starlette matches routes with ``$``, which also matches before a final newline: without
+    this, ``/v1/log%0A`` answered as ``/v1/log`` and ``tile/0/000.p/9%0A`` served the tile
+    (aliases of canonical URLs; issue 8)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _CONTROL.search(scope.get("path", "")):
+            response = problem(400, "the request path contains a control character", type_=TYPE_PREFIX + "malformed-input")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def create_app(
@@ -64,8 +106,10 @@ def create_app(
     app.state.settings = settings
     app.state.sealer = sealer
     install_error_handlers(app)
-    # Entry bundles SHOULD be compressed at the HTTP layer (C2SP tlog-tiles).
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # Entry bundles SHOULD be compressed at the HTTP layer (C2SP tlog-tiles); hash tiles are
+    # random bytes that do not compress, so they skip it.
+    app.add_middleware(GZipExceptHashTiles, minimum_size=1024)
+    app.add_middleware(RefuseControlCharacters)
     for module in (records, log, tlog, participants, health):
         app.include_router(module.router, prefix="/v1")
     # The PACT v3 API (api/pact, docs/pact.md): at /pact, not /v1, with PACT's error format there.

@@ -97,7 +97,9 @@ def problem(
     status: int, detail: str, *, type_: str = "about:blank", title: str | None = None,
     headers: dict[str, str] | None = None, **extensions: Any,
 ) -> JSONResponse:
-    """An RFC 9457 problem response."""
+    """An RFC 9457 problem response, never cached (``Cache-Control: no-store``: a CDN must
+    not pin a miss, e.g. a tile that the next checkpoint will serve)."""
+    headers = {"Cache-Control": "no-store", **(headers or {})}
     body = {
         "type": type_,
         "title": title or HTTPStatus(status).phrase,

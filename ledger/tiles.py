@@ -68,12 +68,15 @@ def encode_index(index: int) -> str:
     return "/".join(["x" + g for g in groups[:-1]] + [groups[-1]])
 
 
-_PATH_RE = re.compile(r"^tile/(entries|\d{1,2})/((?:x\d{3}/)*\d{3})(?:\.p/(\d{1,3}))?$")
+#: ASCII digits only, matched whole (``fullmatch``: no trailing newline), and at most 7
+#: groups of 3 digits: an index below 2**63 has at most 19 digits, and a bounded length
+#: keeps ``int()`` cheap (a 4,300-digit index once hit Python's int-conversion limit: a 500).
+_PATH_RE = re.compile(r"tile/(entries|[0-9]{1,2})/((?:x[0-9]{3}/){0,6}[0-9]{3})(?:\.p/([0-9]{1,3}))?")
 
 
 def parse_tile_path(path: str) -> TilePath:
     """Parse a C2SP tile or entry-bundle path; raise ``MalformedTilePath`` if it is not one."""
-    m = _PATH_RE.match(path)
+    m = _PATH_RE.fullmatch(path)
     if not m:
         raise MalformedTilePath(f"not a C2SP tile path: {path!r}")
     level_s, index_s, width_s = m.groups()

@@ -43,8 +43,7 @@ def fetch(env: ApiEnv, path: str) -> bytes:
     r = env.client.get("/v1/tlog/" + path)
     assert r.status_code == 200, f"{path}: {r.status_code} {r.text}"
     assert r.headers["content-type"] == "application/octet-stream"
-    partial = ".p/" in path
-    assert r.headers["cache-control"] == ("public, max-age=60" if partial else FULL_CACHE)
+    assert r.headers["cache-control"] == FULL_CACHE  # partial tiles never change either
     return r.content
 
 
@@ -186,6 +185,13 @@ def test_nothing_is_served_before_the_first_checkpoint(env: ApiEnv):
         ("tile/entries/000.p/00", 400),
         ("tile/data/000", 400),
         ("tile/", 400),
+        # fuzzing (issue 8): an overlong index, a trailing newline, a Unicode digit
+        ("tile/0/" + "x123/" * 1500 + "000", 400),
+        ("tile/0/x001/x002/x003/x004/x005/x006/x007/000", 400),
+        ("tile/0/000.p/4%0A", 400),
+        ("tile/0/000%0A", 400),
+        ("tile/0/%D9%A0%D9%A0%D9%A0", 400),
+        ("tile/%D9%A0/000", 400),
         # well-formed, but not a tile of the tree at the checkpoint (size 4)
         ("tile/0/000", 404),
         ("tile/0/001", 404),
@@ -211,6 +217,7 @@ def test_tile_paths(sealed_at_4: ApiEnv, path: str, status: int):
     if status != 200:
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["status"] == status
+        assert r.headers["cache-control"] == "no-store"  # no cache pins a miss
     else:
         width = int(path.rsplit("/", 1)[1])
         count = len(parse_bundle(r.content)) if "entries" in path else len(r.content) // 32
@@ -222,3 +229,27 @@ def test_tlog_is_read_only(sealed_at_4: ApiEnv):
     for method in ("POST", "PUT", "DELETE"):
         assert env.client.request(method, "/v1/tlog/tile/0/000.p/1").status_code == 405
         assert env.client.request(method, "/v1/tlog/checkpoint").status_code == 405
+
+
+
+def test_hash_tiles_are_not_gzipped_entry_bundles_are(tmp_path):
+    """C2SP: entry bundles SHOULD be compressed; hash tiles do not compress (issue 8)."""
+    with make_api_env(tmp_path / "data", max_body_bytes=1 << 20) as env:
+        subs = [env.submission(env.alice, payload=None) for _ in range(300)]
+        for i in range(0, 300, 100):
+            r = env.client.post("/v1/records/batch", json={"records": [to_json(s) for s in subs[i:i + 100]]},
+                                headers=env.alice.auth)  # fmt: skip
+            assert r.status_code == 201, r.text
+        env.ledger.seal()
+        gz = {"Accept-Encoding": "gzip"}
+        tile = env.client.get("/v1/tlog/tile/0/000", headers=gz)
+        assert tile.status_code == 200 and "content-encoding" not in tile.headers and len(tile.content) == 8192
+        bundle = env.client.get("/v1/tlog/tile/entries/000", headers=gz)
+        assert bundle.status_code == 200 and bundle.headers["content-encoding"] == "gzip"
+
+
+@pytest.mark.parametrize("path", ["/v1/log%0A", "/v1/log%0D", "/v1/log%00", "/v1/tlog/checkpoint%0A", "/v1/health%0A"])
+def test_a_control_character_in_the_path_is_a_400_not_an_alias(sealed_at_4: ApiEnv, path: str):
+    """Starlette's ``$`` matched before a final newline: ``/v1/log%0A`` answered as ``/v1/log`` (issue 8)."""
+    r = sealed_at_4.client.get(path)
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json", r.text

@@ -6,11 +6,16 @@ tree size n, never by the live tree (which may have grown past it):
 - ``tile/<L>/<N>``: a tile that is full at size n (256 hashes), cached for a year,
   immutable;
 - ``tile/<L>/<N>.p/<W>``: the first W hashes of a tile that holds at least W at size n
-  — the partial tile of an earlier or the current checkpoint — cached briefly;
+  — the partial tile of an earlier or the current checkpoint — which never changes
+  either (tiles only grow), so it is cached as long and as ``immutable``;
 - ``tile/entries/<N>[.p/<W>]``: the entry bundle of the same leaves, each entry the stored
   canonical envelope bytes (the leaf input) prefixed by its length as a big-endian uint16.
 
-Anything else is 404 (a tile that does not exist at size n) or 400 (not a C2SP path).
+Anything else is 404 (a tile that does not exist at size n, with ``Cache-Control:
+no-store``, as every error answer has, so that no cache pins the miss: it may exist after
+the next checkpoint) or 400
+(not a C2SP path). Hash tiles are served without gzip (random bytes do not compress);
+entry bundles are compressed when the client accepts it.
 The store keeps one row per tile, overwritten as it grows; since tiles only grow, the
 first W hashes of the row are the tile as it was at width W.
 """
@@ -30,7 +35,6 @@ router = APIRouter(prefix="/tlog", tags=["tlog (C2SP tlog-tiles)"])
 
 TILE_MEDIA_TYPE = "application/octet-stream"
 FULL_CACHE = "public, max-age=31536000, immutable"
-PARTIAL_CACHE = "public, max-age=60"
 MAX_ENTRY = 0xFFFF  # an entry bundle's uint16 length prefix
 
 _OCTETS = {200: {"content": {TILE_MEDIA_TYPE: {}}}}
@@ -84,5 +88,4 @@ def tlog_tile(ledger: LedgerDep, path: str) -> Response:
         if len(stored) < width * HASH_SIZE:
             raise LedgerError(f"stored tile {tile.level}/{tile.index} holds fewer than {width} hashes")
         data = stored[: width * HASH_SIZE]
-    cache = FULL_CACHE if tile.width is None else PARTIAL_CACHE
-    return Response(data, media_type=TILE_MEDIA_TYPE, headers={"Cache-Control": cache})
+    return Response(data, media_type=TILE_MEDIA_TYPE, headers={"Cache-Control": FULL_CACHE})
