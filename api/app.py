@@ -16,7 +16,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import pact
-from api.deps import reject_unknown_query
+from api.deps import refuse_invalid_token, reject_unknown_query
 from api.errors import TYPE_PREFIX, install_error_handlers, problem
 from api.routers import health, log, participants, records, tlog
 from ledger.sealer import Sealer
@@ -111,7 +111,7 @@ def create_app(
     app.add_middleware(GZipExceptHashTiles, minimum_size=1024)
     app.add_middleware(RefuseControlCharacters)
     for module in (records, log, tlog, participants, health):
-        app.include_router(module.router, prefix="/v1")
+        app.include_router(module.router, prefix="/v1", dependencies=[Depends(refuse_invalid_token)])
     # The PACT v3 API (api/pact, docs/pact.md): at /pact, not /v1, with PACT's error format there.
     app.include_router(pact.router, prefix=pact.PREFIX)
     pact.install_error_handlers(app)

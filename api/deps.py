@@ -87,6 +87,14 @@ def get_viewer(
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 
+def refuse_invalid_token(request: Request, ledger: LedgerDep) -> None:
+    """A presented token that is invalid (malformed, unknown, revoked, expired) is refused
+    on every ``/v1`` route, also on those anonymous callers may read (issue 8: a revoked
+    token used to pass on public endpoints and fail on ``/v1/records``)."""
+    if request.headers.get("authorization") is not None:
+        get_viewer(request, ledger, None)
+
+
 def get_caller(viewer: ViewerDep) -> Viewer:
     if viewer.address is None:
         raise Unauthorized("this request needs an API token: send 'Authorization: Bearer <token>'")

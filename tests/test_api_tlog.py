@@ -253,3 +253,24 @@ def test_a_control_character_in_the_path_is_a_400_not_an_alias(sealed_at_4: ApiE
     """Starlette's ``$`` matched before a final newline: ``/v1/log%0A`` answered as ``/v1/log`` (issue 8)."""
     r = sealed_at_4.client.get(path)
     assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json", r.text
+
+
+@pytest.mark.parametrize("path", ["/v1/log", "/v1/checkpoint", "/v1/tlog/checkpoint", "/v1/participants", "/v1/health",
+                                  "/v1/tlog/tile/0/000.p/4", "/v1/records"])  # fmt: skip
+def test_a_revoked_or_bogus_token_is_refused_everywhere(sealed_at_4: ApiEnv, path: str):
+    """A presented token that is invalid is a 401 on public reads too (issue 8)."""
+    env = sealed_at_4
+    assert env.client.get(path).status_code == 200
+    for header in ("Bearer tdsl_not_a_token", "Basic abc"):
+        r = env.client.get(path, headers={"Authorization": header})
+        assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json", (header, r.text)
+
+
+def test_a_revoked_token_is_refused_on_public_reads(env: ApiEnv):
+    token = env.ledger.issue_token(env.alice.address, "to revoke")
+    auth = {"Authorization": f"Bearer {token}"}
+    assert env.client.get("/v1/log", headers=auth).status_code == 200
+    env.ledger.revoke_token(token, env.ledger.viewer_for(env.alice.address))
+    for path in ("/v1/log", "/v1/participants", "/v1/records"):
+        r = env.client.get(path, headers=auth)
+        assert r.status_code == 401 and "revoked" in r.json()["detail"], (path, r.text)
