@@ -11,7 +11,9 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.routing import APIRoute
+from starlette.routing import compile_path
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -73,6 +75,17 @@ class RefuseControlCharacters:
         await self.app(scope, receive, send)
 
 
+def route_methods(mounted: list[tuple[str, APIRouter]]) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """(path pattern, methods) of every route, for the ``Allow`` header of a 405."""
+    table = []
+    for prefix, router in mounted:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                pattern, _, _ = compile_path(prefix + route.path)
+                table.append((re.compile(pattern.pattern.removeprefix("^").removesuffix("$")), frozenset(route.methods)))
+    return table
+
+
 def create_app(
     ledger: Ledger, settings: Settings, *, start_sealer: bool = True, chain: ChainAccess | None = None
 ) -> FastAPI:
@@ -110,9 +123,12 @@ def create_app(
     # random bytes that do not compress, so they skip it.
     app.add_middleware(GZipExceptHashTiles, minimum_size=1024)
     app.add_middleware(RefuseControlCharacters)
-    for module in (records, log, tlog, participants, health):
-        app.include_router(module.router, prefix="/v1", dependencies=[Depends(refuse_invalid_token)])
+    mounted = [("/v1", module.router) for module in (records, log, tlog, participants, health)]
+    for prefix, router in mounted:
+        app.include_router(router, prefix=prefix, dependencies=[Depends(refuse_invalid_token)])
     # The PACT v3 API (api/pact, docs/pact.md): at /pact, not /v1, with PACT's error format there.
     app.include_router(pact.router, prefix=pact.PREFIX)
+    mounted.append((pact.PREFIX, pact.router))
+    app.state.route_methods = route_methods(mounted)
     pact.install_error_handlers(app)
     return app

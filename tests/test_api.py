@@ -636,7 +636,7 @@ def test_unknown_route_and_wrong_method_are_problems(env: ApiEnv):
     assert body["type"] == "about:blank"
     r = env.client.put("/v1/records")
     assert_problem(r, 405)
-    assert r.headers["allow"] == "POST"
+    assert r.headers["allow"] == "GET, POST"  # every method of the path (issue 8), not just the first route's
     assert_problem(env.client.get("/nope/../../etc/passwd"), 404)
 
 

@@ -274,3 +274,15 @@ def test_a_revoked_token_is_refused_on_public_reads(env: ApiEnv):
     for path in ("/v1/log", "/v1/participants", "/v1/records"):
         r = env.client.get(path, headers=auth)
         assert r.status_code == 401 and "revoked" in r.json()["detail"], (path, r.text)
+
+
+@pytest.mark.parametrize(("path", "allow"), [
+    ("/v1/records", "GET, POST"), ("/v1/records/x/disclosures", "GET, POST"), ("/v1/records/x/disclosures/0xab", "DELETE"),
+    ("/v1/tokens", "DELETE, POST"), ("/v1/log", "GET"), ("/v1/tlog/tile/0/000", "GET"),
+])  # fmt: skip
+def test_a_405_names_every_method_the_path_takes(sealed_at_4: ApiEnv, path: str, allow: str):
+    """Starlette named only the first route's methods (/v1/records said 'Allow: POST'; issue 8)."""
+    for method in ("OPTIONS", "PATCH"):
+        r = sealed_at_4.client.request(method, path)
+        assert r.status_code == 405 and r.headers["allow"] == allow, (method, r.headers.get("allow"))
+        assert r.headers["content-type"] == "application/problem+json"
