@@ -5,8 +5,10 @@
 #   make bench   run every benchmark script in scripts/bench/
 #   make clean   remove caches and build output (distclean also removes .venv, node_modules)
 #
-# The install step is re-run only when pyproject.toml (or package.json / its lock)
+# The install steps are re-run only when pyproject.toml (or package.json / its lock)
 # is newer than the stamp left by the last install, so a repeated `make test` is fast.
+# `make run` installs only what running needs (the package); `make test` adds the test
+# and benchmark extras and the npm tools (solc, anvil).
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -16,6 +18,7 @@ PYTHON ?= python3
 VENV   := .venv
 VPY    := $(VENV)/bin/python
 STAMP  := $(VENV)/.install-stamp
+RUN_STAMP := $(VENV)/.install-run-stamp
 
 DATA_DIR ?= ./data
 HOST     ?= 127.0.0.1
@@ -34,10 +37,11 @@ ifneq ($(wildcard package.json),)
 NPM_STAMP := node_modules/.install-stamp
 endif
 
-.PHONY: venv install run test bench clean distclean
+.PHONY: venv install install-run run test bench clean distclean
 
 venv: install
 install: $(STAMP) $(NPM_STAMP)
+install-run: $(RUN_STAMP)
 
 $(VPY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -46,6 +50,10 @@ $(VPY):
 
 $(STAMP): pyproject.toml | $(VPY)
 	$(VPY) -m pip install -e '.[test,bench]'
+	@touch $@ $(RUN_STAMP)
+
+$(RUN_STAMP): pyproject.toml | $(VPY)
+	$(VPY) -m pip install -e .
 	@touch $@
 
 $(NPM_STAMP): package.json $(wildcard package-lock.json)
@@ -53,7 +61,7 @@ $(NPM_STAMP): package.json $(wildcard package-lock.json)
 	@mkdir -p $(@D) && touch $@
 
 # The demo's operator keystore password: yours if set, else a fixed demo-only one.
-run: install
+run: install-run
 	TDSL_KEYSTORE_PASSWORD="$${TDSL_KEYSTORE_PASSWORD:-demo}" $(VENV)/bin/tdsl demo --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
 test: install
