@@ -190,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--confirmations", type=int, default=0, metavar="N",
         help="blocks required on top of the anchor's block (default 0: mined)",
     )
+    p.add_argument(
+        "--require", choices=("anchored", "final"), default=None,
+        help="exit 1 unless the chain shows the receipt's checkpoint anchored (mined or final), or final",
+    )  # fmt: skip
     p.set_defaults(func=commands.cmd_verify)
     return parser
 

@@ -38,7 +38,7 @@ from ledger.errors import Conflict, ConfigError, VerificationError
 from ledger.log import Ledger
 from ledger.receipt import Receipt
 from ledger.submission import Submission
-from ledger.verify import ChainRef, verify_receipt
+from ledger.verify import REQUIREMENTS, AnchorStatus, ChainRef, check_receipt
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -350,12 +350,12 @@ def cmd_receipt(args: argparse.Namespace) -> int:
 
 
 class _ChainReader:
-    """Opens the chain the verifier named (``--rpc`` or ``--chain-db``) only if a receipt has an anchor."""
+    """Opens the chain the verifier named (``--rpc`` or ``--chain-db``) when the verifier asks it."""
 
     def __init__(self, args: argparse.Namespace, chain_id: int, contract: str):
         self.args, self.chain_id, self.contract = args, chain_id, contract
 
-    def check_anchor(self, receipt: Receipt, checkpoint_root: bytes) -> None:
+    def find_anchor(self, receipt: Receipt, checkpoint_root: bytes):
         from web3 import Web3
 
         from ledger.chain.anchoring import RegistryAnchorReader
@@ -373,7 +373,7 @@ class _ChainReader:
                 raise VerificationError(f"the chain's id is {w3.eth.chain_id}, the log's is {self.chain_id}")
             registry = Registry(w3, self.contract)
             registry.verify_code()
-            RegistryAnchorReader(registry, self.args.confirmations).check_anchor(receipt, checkpoint_root)
+            return RegistryAnchorReader(registry, self.args.confirmations).find_anchor(receipt, checkpoint_root)
         finally:
             close()
 
@@ -413,11 +413,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
         receipt = Receipt.from_json(data)
         reader = _ChainReader(args, chain_id, contract) if (args.rpc or args.chain_db) else None
         chain = ChainRef(chain_id=chain_id, contract=contract, reader=reader)
-        verify_receipt(receipt, origin=args.origin, chain=chain, note_key=note_key)
+        status = check_receipt(receipt, origin=args.origin, chain=chain, note_key=note_key)
+        if args.require is not None and status not in REQUIREMENTS[args.require]:
+            raise VerificationError(f"the receipt's checkpoint is {status} on chain; --require {args.require}")
     except Exception as e:  # noqa: BLE001 — a verifier fails closed: any error is "invalid"
         print(f"invalid: {str(e) or type(e).__name__}", file=sys.stderr)
         return 1
-    anchor = "pending" if receipt.anchor is None else receipt.anchor.status
+    # What the chain says, not what the receipt claims; without chain access, the claim-free receipt is unchecked.
+    anchor = "pending, unchecked: no chain access" if status == AnchorStatus.UNCHECKED else str(status)
     where = f"at leaf {receipt.leaf_index} in tree {receipt.tree_size}"
     _out(f"valid: record {receipt.entry.id} {where} (anchor: {anchor})")
     return 0

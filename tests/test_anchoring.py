@@ -269,3 +269,53 @@ def test_the_server_loop_halts_on_a_chain_head_that_is_not_ours(setup: Setup):
     assert (sealer.state, sealer.healthy) == ("halted", False)
     assert "not the root of our tree" in sealer.detail
     assert s.ledger.store.anchors(s.ledger.log.id) == []  # nothing was anchored or recorded
+
+
+def test_the_verifier_cannot_be_downgraded(setup: Setup):
+    """Issue 8: with chain access the verifier reads rootAt itself, whatever the receipt
+    claims, reports what it found, and names every anchor claim the chain contradicts."""
+    from ledger.verify import AnchorStatus, check_receipt
+
+    s = setup
+    ids = _add(s, 3)
+    s.ledger.seal()
+    anchor_latest(s.ledger, s.registry, s.operator, final_when_mined=s.final_when_mined)
+    good = s.ledger.receipt(ids[0])
+    assert good.anchor is not None
+    kw = dict(origin=s.ledger.origin, note_key=s.ledger.log.note_vkey)
+    found = check_receipt(good.to_json(), chain=_chain(s), **kw)
+    assert found in (AnchorStatus.FINAL, AnchorStatus.MINED)
+
+    # the anchor stripped: still the status the chain holds, never "pending"
+    stripped = replace(good, anchor=None)
+    assert check_receipt(stripped.to_json(), chain=_chain(s), **kw) == found
+    verify_receipt(stripped.to_json(), chain=_chain(s), require="anchored", **kw)
+    no_chain = ChainRef(s.ledger.log.chain_id, s.ledger.log.contract)
+    assert check_receipt(stripped.to_json(), chain=no_chain, **kw) == AnchorStatus.UNCHECKED
+    with pytest.raises(VerificationError, match="anchored was required"):
+        verify_receipt(stripped.to_json(), chain=no_chain, require="anchored", **kw)
+
+    # the status edited from mined to final
+    if found == AnchorStatus.MINED:
+        forged = replace(good, anchor=replace(good.anchor, status="final"))
+        with pytest.raises(VerificationError, match="claims final"):
+            check_receipt(forged.to_json(), chain=_chain(s), **kw)
+        with pytest.raises(VerificationError, match="final was required"):
+            verify_receipt(good.to_json(), chain=_chain(s), require="final", **kw)
+
+    # the block number edited
+    moved = replace(good, anchor=replace(good.anchor, block_number=good.anchor.block_number + 1))
+    with pytest.raises(VerificationError, match="anchored in block"):
+        check_receipt(moved.to_json(), chain=_chain(s), **kw)
+
+    # an anchor of a smaller tree claimed for a larger one (sealed, not anchored yet)
+    later = _add(s, 2)
+    s.ledger.seal()
+    unanchored = s.ledger.receipt(later[-1])
+    assert unanchored.anchor is None and unanchored.tree_size > good.tree_size
+    assert check_receipt(unanchored.to_json(), chain=_chain(s), **kw) == AnchorStatus.UNANCHORED
+    claimed = replace(unanchored, anchor=good.anchor)
+    with pytest.raises(VerificationError, match=f"no anchor at tree size {unanchored.tree_size}"):
+        check_receipt(claimed.to_json(), chain=_chain(s), **kw)
+    with pytest.raises(VerificationError, match="anchored was required"):
+        verify_receipt(unanchored.to_json(), chain=_chain(s), require="anchored", **kw)

@@ -490,7 +490,7 @@ def verify_args(world: dict[str, Any], receipt_file: Path, *extra: str) -> list[
 def test_verify_a_real_receipt(world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, err = run(capsys, *verify_args(world, world["receipt_file"]))
     assert rc == 0, err
-    assert out.strip() == "valid: record ds-0 at leaf 2 in tree 7 (anchor: pending)"
+    assert out.strip() == "valid: record ds-0 at leaf 2 in tree 7 (anchor: pending, unchecked: no chain access)"
 
 
 def test_verify_with_explicit_identity_flags(world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
@@ -623,11 +623,14 @@ def test_verify_rejects_a_tampered_receipt(
     assert_clean_failure(err)
 
 
-def test_verify_with_an_unreachable_rpc_fails_only_when_an_anchor_must_be_checked(
+def test_verify_with_an_unreachable_rpc_fails_closed(
     world: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rc, out, _ = run(capsys, *verify_args(world, world["receipt_file"], "--rpc", "http://127.0.0.1:8545"))
-    assert rc == 0 and out.startswith("valid:")  # no anchor: nothing to check on chain
+    """Given chain access, the verifier reads the chain whatever the receipt claims (issue 8):
+    an unreachable node makes even a receipt without an anchor claim invalid, never 'pending'."""
+    rc, out, err = run(capsys, *verify_args(world, world["receipt_file"], "--rpc", "http://127.0.0.1:8545"))
+    assert rc == 1 and err.startswith("invalid: ")
+    assert_clean_failure(err)
     receipt = copy.deepcopy(world["receipt"])
     _fake_anchor(receipt, world)
     (tmp_path / "r.json").write_text(json.dumps(receipt))
@@ -736,7 +739,7 @@ def test_installed_entry_point(world: dict[str, Any], tmp_path: Path) -> None:
         env=_env(), capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "valid: record ds-0 at leaf 2 in tree 7 (anchor: pending)\n"
+    assert done.stdout == "valid: record ds-0 at leaf 2 in tree 7 (anchor: pending, unchecked: no chain access)\n"
     done = subprocess.run(
         [tdsl, "verify", tmp_path / "missing.json", "--origin", ORIGIN, "--identity", world["identity"]],
         env=_env(), capture_output=True, text=True,

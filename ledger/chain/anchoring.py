@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ledger.chain.registry import Registry, log_id
+from ledger.chain.registry import Registry, RegistryReverted, log_id
 from ledger.errors import AnchorError, VerificationError
 from ledger.log import Ledger
 from ledger.receipt import Receipt
+from ledger.verify import FoundAnchor
 from ledger.store import StoredAnchor
 
 
@@ -72,14 +73,23 @@ class RegistryAnchorReader:
     registry: Registry
     min_confirmations: int = 0
 
-    def check_anchor(self, receipt: Receipt, checkpoint_root: bytes) -> None:
-        a = receipt.anchor
-        if a is None:  # verify_receipt only asks when there is one
-            raise VerificationError("the receipt has no anchor to check")
+    def find_anchor(self, receipt: Receipt, checkpoint_root: bytes) -> FoundAnchor | None:
+        """What the chain says of the receipt's tree size, whatever the receipt claims.
+
+        None when the registry has no head at exactly that size. Raises
+        ``VerificationError`` when it anchors another root there (the checkpoint is not
+        the one on chain), or when the anchor has fewer than ``min_confirmations`` blocks
+        on top (the verifier asked for them).
+        """
         w3 = self.registry.w3
         try:
-            on_chain = self.registry.root_at(log_id(receipt.entry.log), receipt.tree_size)
-            block = w3.eth.get_block(a.block_number)
+            try:
+                on_chain = self.registry.root_at(log_id(receipt.entry.log), receipt.tree_size)
+            except RegistryReverted as e:
+                if e.error_name in ("TreeSizeNotAnchored", "UnknownLog"):
+                    return None
+                raise
+            block = w3.eth.get_block(on_chain.block_number)
             latest = w3.eth.block_number
         except AnchorError as e:
             raise VerificationError(str(e)) from e  # verify_receipt names the record and the anchor
@@ -88,14 +98,16 @@ class RegistryAnchorReader:
                 f"the chain anchors root {on_chain.root.hex()} at size {receipt.tree_size}; "
                 f"the receipt's checkpoint says {checkpoint_root.hex()}"
             )
-        if on_chain.block_number != a.block_number:
+        confirmations = latest - on_chain.block_number
+        if confirmations < self.min_confirmations:
             raise VerificationError(
-                f"the head of size {receipt.tree_size} was anchored in block {on_chain.block_number}, "
-                f"not {a.block_number} as the receipt says"
+                f"the anchor has {confirmations} confirmations, fewer than the {self.min_confirmations} required"
             )
-        if "0x" + bytes(block["hash"]).hex() != a.block_hash:
-            raise VerificationError(f"block {a.block_number} is not {a.block_hash} on the canonical chain")
-        if latest - a.block_number < self.min_confirmations:
-            raise VerificationError(
-                f"the anchor has {latest - a.block_number} confirmations, fewer than the {self.min_confirmations} required"
-            )
+        try:
+            finalized = w3.eth.get_block("finalized")["number"]
+        except Exception:  # noqa: BLE001 - nodes without the tag answer with various errors
+            finalized = None
+        final = (finalized is not None and on_chain.block_number <= finalized) or (
+            self.min_confirmations > 0 and confirmations >= self.min_confirmations
+        )
+        return FoundAnchor(on_chain.block_number, "0x" + bytes(block["hash"]).hex(), confirmations, final)
