@@ -24,10 +24,11 @@ RECEIPT_TYPE = "tds-ledger/receipt@1"
 MAX_PROOF_HASHES = 64
 ANCHOR_STATUSES = ("submitted", "mined", "final", "orphaned", "failed")
 
-_HASH_HEX = re.compile(r"^[0-9a-f]{64}$")
-_SALT_HEX = re.compile(r"^[0-9a-f]{64}$")
-_TX_HEX = re.compile(r"^0x[0-9a-f]{64}$")
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+# Matched whole (``fullmatch``): ``^…$`` with ``re.match`` accepted a trailing newline (issue 8).
+_HASH_HEX = re.compile(r"[0-9a-f]{64}")
+_SALT_HEX = re.compile(r"[0-9a-f]{64}")
+_TX_HEX = re.compile(r"0x[0-9a-f]{64}")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 def _int(value: Any, name: str) -> int:
@@ -37,7 +38,7 @@ def _int(value: Any, name: str) -> int:
 
 
 def _str(value: Any, name: str, pattern: re.Pattern[str] | None = None) -> str:
-    if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
+    if not isinstance(value, str) or (pattern is not None and not pattern.fullmatch(value)):
         raise MalformedReceipt(f"receipt {name} is malformed: {value!r}")
     return value
 

@@ -95,6 +95,8 @@ def _doc(receipt: Receipt) -> dict[str, Any]:
     return copy.deepcopy(receipt.to_json())
 
 
+_TAILS = {"newline": "\n", "cr": "\r", "nul": "\x00"}
+
 MUTATIONS = {
     "unknown-key": lambda d: d.update(extra=1),
     "payload-without-salt": lambda d: d.pop("salt"),
@@ -120,6 +122,11 @@ MUTATIONS = {
     "entry-extra-field": lambda d: d["entry"].update(note="hi"),
     "entry-as-a-json-string": lambda d: d.update(entry=json.dumps(d["entry"])),
     "anchor-missing-key": lambda d: d.update(anchor={"chain_id": 1}),
+    # a trailing newline, carriage return or NUL, and a Unicode digit (issue 8: ^…$ with re.match let "\n" through)
+    **{f"salt-{name}": (lambda t: lambda d: d.update(salt=d["salt"] + t))(tail) for name, tail in _TAILS.items()},
+    **{f"proof-hash-{name}": (lambda t: lambda d: d["inclusion_proof"].__setitem__(0, d["inclusion_proof"][0] + t))(tail)
+       for name, tail in _TAILS.items()},  # fmt: skip
+    "salt-unicode-digit": lambda d: d.update(salt="\u0663" + d["salt"][1:]),
     "anchor-not-an-object": lambda d: d.update(anchor="0x" + "ab" * 32),
 }
 
@@ -148,6 +155,9 @@ def test_from_json_rejects_a_missing_key(receipt, key):
         ("tx_hash", "0x" + "AB" * 32),
         ("block_hash", "0x" + "ab" * 31),
         ("contract", "0x1234"),
+        ("tx_hash", "0x" + "ab" * 32 + "\n"),
+        ("block_hash", "0x" + "ab" * 32 + "\r"),
+        ("contract", "0x" + "ab" * 20 + "\n"),
         ("chain_id", -1),
         ("block_number", "7"),
     ],

@@ -6,10 +6,11 @@ Sending anchors is ``ledger.chain.anchorer``'s job. Here:
 ``mined`` rows to ``final`` once deep enough, or to ``orphaned`` when a reorg removed
 their transaction — the anchorer then anchors that checkpoint again.
 
-``RegistryAnchorReader`` is what ``ledger.verify.verify_receipt`` uses to check an
-anchor: ``rootAt(logId, tree_size)`` on chain must be the checkpoint's root, anchored in
-the block the receipt names, and that block must be on the canonical chain with at least
-``min_confirmations`` blocks on top (or at/below the node's ``finalized`` block).
+``RegistryAnchorReader`` is what ``ledger.verify.check_receipt`` reads the chain with:
+``find_anchor`` answers what ``rootAt(logId, tree_size)`` holds — nothing, or a head whose
+root must be the checkpoint's, in which block (on the canonical chain), with how many
+blocks on top (at least ``min_confirmations``), and whether it is final (at or below the
+node's ``finalized`` block, or as deep as the verifier asked) — whatever the receipt claims.
 """
 
 from __future__ import annotations
