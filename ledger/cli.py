@@ -16,14 +16,26 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib import import_module
 from pathlib import Path
 
 from ledger import __version__
-from ledger import cli_commands as commands
-from ledger.cli_http import RemoteError
-from ledger.demo import DEMO_ORIGIN
+from ledger.cli_verify import UsageError
 from ledger.errors import LedgerError
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def _lazy(name: str, module: str = "ledger.cli_commands") -> Callable[[argparse.Namespace], int]:
+    """The command ``name`` of ``module``, imported only when it runs: ``tdsl verify`` must
+    not pay for the store, the API and web3 (issue 8: every call took about 2 s)."""
+
+    def run(args: argparse.Namespace) -> int:
+        return getattr(import_module(module), name)(args)
+
+    run.__name__ = name
+    return run
 
 
 def _data_dir(p: argparse.ArgumentParser, *, help: str = "data directory (default: TDSL_DATA_DIR or ./data)") -> None:
@@ -38,7 +50,7 @@ def _server(p: argparse.ArgumentParser, *, port: int = 8000) -> None:
 def _remote(p: argparse.ArgumentParser) -> None:
     where = p.add_mutually_exclusive_group()
     where.add_argument(
-        "--url", default=os.environ.get("TDSL_URL", commands.DEFAULT_URL),
+        "--url", default=os.environ.get("TDSL_URL", DEFAULT_URL),
         help="ledger API base URL (default: TDSL_URL or %(default)s)",
     )  # fmt: skip
     where.add_argument(
@@ -62,43 +74,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chain-id", type=int, default=None, help="chain id of the anchor chain (default: embedded chain)")
     p.add_argument("--contract", default=None, help="registry contract address (default: operator's first deployment)")
     _data_dir(p)
-    p.set_defaults(func=commands.cmd_init)
+    p.set_defaults(func=_lazy("cmd_init"))
 
     p = sub.add_parser("serve", help="serve the HTTP API of a data directory")
     _server(p)
     _data_dir(p)
-    p.set_defaults(func=commands.cmd_serve)
+    p.set_defaults(func=_lazy("cmd_serve"))
 
     chain = sub.add_parser("chain", help="the anchor chain (TDSL_RPC_URL)").add_subparsers(
         dest="chain_command", required=True, metavar="SUBCOMMAND"
     )
     p = chain.add_parser("deploy", help="deploy the registry on TDSL_RPC_URL (if needed) and create the log there")
     _data_dir(p)
-    p.set_defaults(func=commands.cmd_chain_deploy)
+    p.set_defaults(func=_lazy("cmd_chain_deploy"))
 
     p = sub.add_parser("anchor", help="seal a checkpoint now and anchor it on the log's chain")
     _data_dir(p)
-    p.set_defaults(func=commands.cmd_anchor)
+    p.set_defaults(func=_lazy("cmd_anchor"))
 
     p = sub.add_parser("audit", help="re-verify every entry, tile and checkpoint of a data directory")
     _data_dir(p)
-    p.set_defaults(func=commands.cmd_audit)
+    p.set_defaults(func=_lazy("cmd_audit"))
 
     p = sub.add_parser("demo", help="load a small demo data space (once) and serve it")
     _server(p)
-    p.add_argument("--origin", default=DEMO_ORIGIN, help="origin if a new ledger is created (default: %(default)s)")
+    p.add_argument("--origin", default=None, help="origin if a new ledger is created (default: the demo's)")
     _data_dir(p)
-    p.set_defaults(func=commands.cmd_demo)
+    p.set_defaults(func=_lazy("cmd_demo"))
 
     keys = sub.add_parser("keys", help="participant keys and the log's note key").add_subparsers(
         dest="keys_command", required=True, metavar="SUBCOMMAND"
     )
     p = keys.add_parser("new", help="make a new secp256k1 participant key; print its address")
     p.add_argument("--out", type=Path, default=None, metavar="FILE", help="write the key as hex to FILE (mode 0600)")
-    p.set_defaults(func=commands.cmd_keys_new)
+    p.set_defaults(func=_lazy("cmd_keys_new"))
     p = keys.add_parser("note", help="print the log's note verifier key")
     _data_dir(p)
-    p.set_defaults(func=commands.cmd_keys_note)
+    p.set_defaults(func=_lazy("cmd_keys_note"))
 
     participant = sub.add_parser("participant", help="register participants (operator)").add_subparsers(
         dest="participant_command", required=True, metavar="SUBCOMMAND"
@@ -111,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--roles", required=True, help="comma-separated, e.g. provider,producer")
     _data_dir(p)
-    p.set_defaults(func=commands.cmd_participant_add)
+    p.set_defaults(func=_lazy("cmd_participant_add"))
 
     token = sub.add_parser("token", help="API tokens (operator)").add_subparsers(
         dest="token_command", required=True, metavar="SUBCOMMAND"
@@ -120,11 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", required=True)
     p.add_argument("--label", default="", help="a note to tell tokens apart")
     _data_dir(p)
-    p.set_defaults(func=commands.cmd_token_issue)
+    p.set_defaults(func=_lazy("cmd_token_issue"))
     p = token.add_parser("revoke", help="revoke an API token")
     p.add_argument("token", metavar="TOKEN")
     _data_dir(p)
-    p.set_defaults(func=commands.cmd_token_revoke)
+    p.set_defaults(func=_lazy("cmd_token_revoke"))
 
     p = sub.add_parser("submit", help="sign a record and submit it")
     p.add_argument("payload", type=Path, metavar="PAYLOAD.json")
@@ -141,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--places", type=int, default=6, choices=range(0, 19), metavar="N",
                    help="pcf roll-up: round a total needing more than N decimal places (default: %(default)s)")  # fmt: skip
     _remote(p)
-    p.set_defaults(func=commands.cmd_submit)
+    p.set_defaults(func=_lazy("cmd_submit"))
 
     p = sub.add_parser("disclose", help="let participants read a record's payload, or withdraw that (its author)")
     p.add_argument("record_id", metavar="ID")
@@ -151,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key-file", type=Path, default=None, metavar="KEYFILE",
                    help="with --data-dir: the author's private key, proving you are the author")  # fmt: skip
     _remote(p)
-    p.set_defaults(func=commands.cmd_disclose)
+    p.set_defaults(func=_lazy("cmd_disclose"))
 
     p = sub.add_parser("lineage", help="print a record's lineage tree, or write it as SVG")
     p.add_argument("record_id", metavar="ID")
@@ -160,13 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--svg", type=Path, default=None, metavar="FILE", help="also write the graph as an SVG image")
     p.add_argument("--json", action="store_true", help="print the lineage JSON instead of the tree")
     _remote(p)
-    p.set_defaults(func=commands.cmd_lineage)
+    p.set_defaults(func=_lazy("cmd_lineage"))
 
     p = sub.add_parser("receipt", help="fetch a record's receipt")
     p.add_argument("record_id", metavar="RECORD_ID")
     p.add_argument("-o", "--output", type=Path, default=None, metavar="FILE", help="write to FILE (default: stdout)")
     _remote(p)
-    p.set_defaults(func=commands.cmd_receipt)
+    p.set_defaults(func=_lazy("cmd_receipt"))
 
     p = sub.add_parser(
         "verify", help="verify a receipt offline against the log identity you trust",
@@ -194,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--require", choices=("anchored", "final"), default=None,
         help="exit 1 unless the chain shows the receipt's checkpoint anchored (mined or final), or final",
     )  # fmt: skip
-    p.set_defaults(func=commands.cmd_verify)
+    p.set_defaults(func=_lazy("cmd_verify", "ledger.cli_verify"))
     return parser
 
 
@@ -206,10 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else 2
     try:
         return args.func(args)
-    except commands.UsageError as e:
+    except UsageError as e:
         print(f"tdsl {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except (LedgerError, ValueError, OSError, RemoteError) as e:
+    except (LedgerError, ValueError, OSError) as e:  # RemoteError is a LedgerError
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -11,11 +11,10 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from ledger.errors import RemoteError
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
-class RemoteError(Exception):
-    """The server could not be reached or answered with an error."""
 
 
 def _headers(token: str | None) -> dict[str, str]:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from eth_hash.auto import keccak
 
 from ledger.checkpoint import NoteSigner
+from ledger.identity import Identity
 from ledger.config import Settings
 from ledger.eip712 import to_checksum_address
 from ledger.envelope import address_of, check_origin
@@ -46,32 +46,6 @@ def first_contract_address(deployer: str) -> str:
     """Address of the contract ``deployer`` creates with its first transaction (nonce 0)."""
     raw = bytes.fromhex(deployer[2:])
     return to_checksum_address(keccak(b"\xd6\x94" + raw + b"\x80")[12:])
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    origin: str
-    chain_id: int
-    contract: str
-    note_key: str
-    operator: str
-
-    def to_json(self) -> dict:
-        return {
-            "origin": self.origin,
-            "chain_id": self.chain_id,
-            "contract": self.contract,
-            "note_key": self.note_key,
-            "operator": self.operator,
-        }
-
-    @classmethod
-    def from_file(cls, path: Path) -> "Identity":
-        try:
-            d = json.loads(path.read_text())
-            return cls(d["origin"], int(d["chain_id"]), d["contract"], d["note_key"], d["operator"])
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ConfigError(f"cannot read the log identity from {path}: {e}") from e
 
 
 def now_rfc3339() -> str:

@@ -113,5 +113,9 @@ class AnchorError(LedgerError):
     """Anchoring on chain failed; raised ``from`` the underlying web3 exception."""
 
 
+class RemoteError(LedgerError):
+    """A ledger server the CLI called could not be reached or answered with an error."""
+
+
 class ConfigError(LedgerError):
     """The ledger's configuration or data directory is missing or inconsistent."""

@@ -891,3 +891,17 @@ def test_demo_without_a_secret_says_which_variable_to_set(tmp_path: Path, capsys
     rc, _, err = run(capsys, "demo", "--data-dir", tmp_path / "data", "--port", str(_free_port()))
     assert rc == 1
     assert "TDSL_KEYSTORE_PASSWORD" in err
+
+
+def test_verify_imports_neither_web3_nor_the_store_without_a_chain(world: dict[str, Any]) -> None:
+    """Issue 8: ``tdsl verify`` without chain access must start fast; the command's module
+    is imported only when it runs, and verifying needs neither web3, py-evm nor SQLAlchemy."""
+    code = (
+        "import sys; from ledger.cli import main; "
+        f"rc = main(['verify', {str(world['receipt_file'])!r}, '--origin', {ORIGIN!r}, '--identity', {str(world['identity'])!r}]); "
+        "heavy = sorted(m for m in ('web3', 'evm', 'eth_tester', 'sqlalchemy', 'fastapi') if m in sys.modules); "
+        "print(rc, heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout
