@@ -38,10 +38,10 @@ from fastapi.security import OAuth2
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import LedgerDep, SettingsDep
+from api.deps import LedgerDep, SettingsDep, read_body
 from api.pact.errors import TOKEN_PATH, OAuthError, PactCode, PactError, bearer_challenge
 from ledger.access import Viewer
-from ledger.errors import TokenExpired, Unauthorized
+from ledger.errors import MalformedInput, TokenExpired, Unauthorized
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 #: Scopes of the spec's security scheme; a token from this endpoint grants both.
@@ -105,13 +105,12 @@ async def _form(request: Request) -> dict[str, str]:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != FORM_MEDIA_TYPE:
         raise _invalid(f"the body must be {FORM_MEDIA_TYPE}, got {media[:80]!r}")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise _invalid(f"the body is over {MAX_FORM_BYTES} bytes")
     try:
-        pairs = parse_qsl(bytes(body).decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body),
+        body = await read_body(request, MAX_FORM_BYTES)
+    except MalformedInput as e:  # over the limit, or a bad Content-Length: OAuth's invalid_request
+        raise _invalid(str(e)) from None
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body),
                           max_num_fields=32)  # fmt: skip
     except (UnicodeDecodeError, ValueError):
         raise _invalid("the body is not a form (application/x-www-form-urlencoded, UTF-8)") from None

@@ -128,9 +128,3 @@ class StoredEdge:
     target: int
     type: str
     position: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredState:
-    leaf_index: int
-    state: DerivedState
