@@ -2,7 +2,9 @@
 
 One router per resource under ``/v1``; OpenAPI at ``/docs``; every error as RFC 9457
 problem+json (``api.errors``). The lifespan starts the background sealer
-(``ledger.sealer``) when ``start_sealer`` and stops it on shutdown.
+(``ledger.sealer``) when ``start_sealer`` and stops it on shutdown; single submissions
+go through one ``GroupCommitter`` (``api.group_commit``), closed on shutdown after it
+has committed what it was handed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import pact
 from api.deps import refuse_invalid_token, reject_unknown_query
+from api.group_commit import GroupCommitter
 from api.errors import TYPE_PREFIX, install_error_handlers, problem
 from api.routers import health, log, participants, records, tlog
 from ledger.sealer import Sealer
@@ -103,6 +106,8 @@ def create_app(
         try:
             yield
         finally:
+            if app.state.committer is not None:
+                await app.state.committer.close()
             sealer.stop()
 
     app = FastAPI(
@@ -118,6 +123,7 @@ def create_app(
     app.state.ledger = ledger
     app.state.settings = settings
     app.state.sealer = sealer
+    app.state.committer = GroupCommitter(ledger) if settings.group_commit else None
     install_error_handlers(app)
     # Entry bundles SHOULD be compressed at the HTTP layer (C2SP tlog-tiles); hash tiles are
     # random bytes that do not compress, so they skip it.

@@ -15,6 +15,7 @@ route is mapped here, by its class, to one status:
 | Unauthorized (+ ``WWW-Authenticate``)   | 401    | unauthorized                        |
 | Forbidden                               | 403    | forbidden                           |
 | CorruptStore (incl. SealerHalted)       | 503    | corrupt-store / sealer-halted       |
+| Unavailable (+ ``Retry-After``)         | 503    | unavailable                         |
 | any other LedgerError                   | 500    | internal                            |
 
 The ``type`` names the most specific error class (``MalformedJSON`` → ``malformed-json``),
@@ -47,6 +48,7 @@ from ledger.errors import (
     NotFound,
     PayloadTooLarge,
     Unauthorized,
+    Unavailable,
     VerificationError,
 )
 
@@ -66,6 +68,7 @@ _STATUS: tuple[tuple[type[LedgerError], int], ...] = (
     (Unauthorized, 401),
     (Forbidden, 403),
     (CorruptStore, 503),
+    (Unavailable, 503),
 )
 
 _TITLES = {
@@ -120,8 +123,11 @@ async def ledger_error(request: Request, exc: Exception) -> JSONResponse:
     else:
         slug = _slug(type(exc))
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    title = _TITLES[status]
+    if isinstance(exc, Unavailable):
+        headers, title = {"Retry-After": "1"}, "Service unavailable"
     detail = str(exc) or type(exc).__name__
-    return problem(status, detail, type_=TYPE_PREFIX + slug, title=_TITLES[status], headers=headers)
+    return problem(status, detail, type_=TYPE_PREFIX + slug, title=title, headers=headers)
 
 
 def _where(loc: tuple[Any, ...]) -> str:

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     seal_every_entries: int = Field(default=1000, ge=1)
     #: ... or once the oldest unsealed entry is this old (seconds).
     seal_interval_seconds: float = Field(default=5.0, gt=0)
+    #: ``POST /v1/records``: concurrent single submissions are appended together, one durable
+    #: commit per group (``ledger.group_commit``). Off: each request commits on its own (the
+    #: benchmark's baseline).
+    group_commit: bool = True
     #: Largest HTTP request body accepted (bytes).
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     #: JSON-RPC URL of the anchor chain; unset: the embedded chain under the data directory.

@@ -109,6 +109,11 @@ class SealerHalted(CorruptStore):
     """
 
 
+class Unavailable(LedgerError):
+    """The ledger cannot take this request now (it is shutting down); the same request may
+    be sent again later."""
+
+
 class AnchorError(LedgerError):
     """Anchoring on chain failed; raised ``from`` the underlying web3 exception."""
 

@@ -127,26 +127,65 @@ class Ledger:
         """
         if len(submissions) > MAX_BATCH:
             raise InvalidRecord(f"a batch holds at most {MAX_BATCH} records, got {len(submissions)}")
-        now = now or datetime.now(UTC)
         subs = list(submissions)
-        inputs = [s.envelope.to_bytes() for s in subs]
-        admission = BatchAdmission(self.store, self.log, self.domain, self.models, now, subs)
-        batch: list[NewEntry] = []
+        admission = BatchAdmission(self.store, self.log, self.domain, self.models, now or datetime.now(UTC), subs)
+        return self.store.append(self.log.id, [self._admit(admission, i, sub) for i, sub in enumerate(subs)])
+
+    def submit_each(self, submissions: Sequence[Submission], *, now: datetime | None = None) -> list[Appended | LedgerError]:
+        """Admit each record on its own and append all admitted ones in one transaction
+        (group commit, ``ledger.group_commit``): the outcome of each, in order, is its
+        ``Appended`` or the ``LedgerError`` that refused it; one refusal never fails
+        another record. Every ``Appended`` is durable once this returns.
+
+        Each record is admitted as a batch of one would be (its errors name it as record
+        0), seeing the records admitted before it in the group. If the store refuses the
+        group as a whole (another writer changed a state admission relied on, or two
+        records share an id), each record is submitted again on its own, in order, so the
+        refusal lands only on the record it concerns. An error that is not a
+        ``LedgerError`` (the database is down) is raised: then nothing was appended.
+        """
+        if len(submissions) > MAX_BATCH:
+            raise InvalidRecord(f"a group holds at most {MAX_BATCH} records, got {len(submissions)}")
+        subs = list(submissions)
+        admission = BatchAdmission(self.store, self.log, self.domain, self.models, now or datetime.now(UTC), subs)
+        outcomes: list[Appended | LedgerError] = []
+        admitted: list[tuple[int, NewEntry]] = []
         for i, sub in enumerate(subs):
             try:
-                entry = admission.admit(sub, inputs[i])
-            except (LedgerError, ValueError) as e:
-                prior = self._stored_duplicate(sub, inputs[i])
-                if prior is not None:
-                    entry = self._again(prior)
-                elif isinstance(e, LedgerError):
-                    raise _prefixed(i, sub.envelope.id, e) from None
-                else:
-                    raise InvalidRecord(f"record {i} ({sub.envelope.id}): {e}") from None
-            batch.append(entry)
-            if entry.registers is not None:
-                admission.authors[entry.registers.address] = entry.registers
-        return self.store.append(self.log.id, batch)
+                admitted.append((i, self._admit(admission, 0, sub)))
+                outcomes.append(None)  # type: ignore[arg-type]  # filled in below
+            except LedgerError as e:
+                outcomes.append(e)
+        try:
+            appended = self.store.append(self.log.id, [entry for _, entry in admitted])
+        except LedgerError:
+            for i, _ in admitted:
+                try:
+                    [outcomes[i]] = self.submit([subs[i]], now=now)
+                except LedgerError as e:
+                    outcomes[i] = e
+        else:
+            for (i, _), a in zip(admitted, appended):
+                outcomes[i] = a
+        return outcomes
+
+    def _admit(self, admission: BatchAdmission, i: int, sub: Submission) -> NewEntry:
+        """``sub`` admitted as record ``i`` of the batch, or the stored duplicate's row; a
+        refusal is raised as a ``LedgerError`` naming the record."""
+        leaf_input = sub.envelope.to_bytes()
+        try:
+            entry = admission.admit(sub, leaf_input)
+        except (LedgerError, ValueError) as e:
+            prior = self._stored_duplicate(sub, leaf_input)
+            if prior is not None:
+                entry = self._again(prior)
+            elif isinstance(e, LedgerError):
+                raise _prefixed(i, sub.envelope.id, e) from None
+            else:
+                raise InvalidRecord(f"record {i} ({sub.envelope.id}): {e}") from None
+        if entry.registers is not None:
+            admission.authors[entry.registers.address] = entry.registers
+        return entry
 
     def _stored_duplicate(self, sub: Submission, leaf_input: bytes) -> StoredEntry | None:
         """The stored entry with this very envelope, payload and salt, if there is one."""

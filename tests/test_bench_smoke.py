@@ -17,6 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
     [
         ("proofs.py", ["--quick", "--no-pymerkle"], "median inclusion proof ≤ 1.0 ms"),
         ("ingest.py", ["--quick", "--backends", "sqlite", "--no-http"], "Library ingest"),
+        ("ingest.py", ["--quick", "--backends", "sqlite", "--records", "200", "--batches", "100", "--http-records", "200",
+                       "--http-batches", "100", "--http-threads", "1", "--single", "100"], "Single POST /v1/records"),
+        ("cli.py", ["--quick"], "verify --chain-db"),
         ("gas.py", ["--quick"], "anchor with a 30-hash proof"),
         ("anchoring.py", ["--quick"], "seal"),
         ("pcf.py", ["--quick", "--no-baseline"], "roll-up admission"),

@@ -20,6 +20,7 @@ Contract (what callers may rely on):
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,7 +33,7 @@ from sqlmodel import SQLModel
 
 from ledger import merkle, tiles
 from ledger.effects import DerivedState
-from ledger.errors import Conflict, CorruptStore, NotFound
+from ledger.errors import ConfigError, Conflict, CorruptStore, NotFound
 from ledger.store import lease
 from ledger.store.effects import EFFECTS_VERSION, EffectsStore
 from ledger.store.models import (
@@ -78,6 +79,27 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _sqlite_reader(path: str | None) -> sqlite3.Connection:
+    """A read-only connection to the SQLite file for ``SQLStore._point_read``: autocommit
+    (each statement its own snapshot), ``query_only`` so it can never write."""
+    if not path or path == ":memory:":
+        raise ConfigError("the ledger's SQLite database must be a file")
+    conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+    for pragma in ("query_only=ON", "busy_timeout=60000", "mmap_size=268435456"):
+        conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+def _utc(value: datetime | str | None) -> datetime | None:
+    """A timestamp column read through the driver, as an aware UTC datetime: SQLite hands
+    back the text SQLAlchemy wrote (naive, meant as UTC), PostgreSQL a datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 def _crossed_power_of_two(old: int, new: int) -> bool:
@@ -139,6 +161,8 @@ class SQLStore(EffectsStore):
         self.purge_pending = self.is_sqlite
         self._full_tiles: OrderedDict[tuple[int, int, int], tiles.FullTile] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._point_conns = threading.local()  # SQLite: each thread's connection for ``_point_read``
+        self._all_point_conns: list = []
 
     def create_schema(self) -> None:
         """Create missing tables, and add nullable columns a newer release introduced.
@@ -170,6 +194,11 @@ class SQLStore(EffectsStore):
             conn.execute(update(_entries).where(_entries.c.log == r.log, _entries.c.idx == r.idx).values(issued_us=us))
 
     def close(self) -> None:
+        with self._cache_lock:
+            conns, self._all_point_conns = self._all_point_conns, []
+        for conn in conns:
+            conn.close()
+        self._point_conns = threading.local()
         self.engine.dispose()
 
     def try_lock_sealer(self, log: int) -> lease.SealerLock | None:
@@ -190,6 +219,36 @@ class SQLStore(EffectsStore):
         with self.engine.connect() as conn:
             with conn.begin():
                 yield conn
+
+    def _point_read(self, sql: str, params: tuple) -> tuple | None:
+        """One row of one statement, straight through the driver.
+
+        For the reads every request makes (its token, the author's roles, the tree size):
+        SQLAlchemy's statement layer and an explicit transaction cost ~20 times the read
+        itself on SQLite (460 µs against 24 µs for a token). One statement sees one
+        committed state on both databases, so no transaction is needed around it. On
+        SQLite each thread keeps a connection of its own for these reads (a pool checkout
+        and return cost ~50 µs more); PostgreSQL takes one from the pool. ``sql`` uses
+        ``?`` placeholders.
+        """
+        if self.is_sqlite:
+            conn = getattr(self._point_conns, "conn", None)
+            if conn is None:
+                conn = self._point_conns.conn = _sqlite_reader(self.engine.url.database)
+                with self._cache_lock:
+                    self._all_point_conns.append(conn)
+            rows = conn.execute(sql, params).fetchall()  # run to the end: no read snapshot stays open
+            return rows[0] if rows else None
+        conn = self.engine.raw_connection()
+        try:
+            cur = conn.cursor()
+            try:
+                cur.execute(sql.replace("?", "%s"), params)
+                return cur.fetchone()
+            finally:
+                cur.close()
+        finally:
+            conn.close()
 
     # -- logs ----------------------------------------------------------------------
 
@@ -228,8 +287,10 @@ class SQLStore(EffectsStore):
                        r.effects_version)  # fmt: skip
 
     def tree_size(self, log: int) -> int:
-        with self._read() as conn:
-            return conn.execute(select(_logs.c.tree_size).where(_logs.c.id == log)).scalar_one()
+        row = self._point_read("SELECT tree_size FROM logs WHERE id = ?", (log,))
+        if row is None:
+            raise NotFound(f"no log {log}")
+        return row[0]
 
     # -- appending -----------------------------------------------------------------
 
@@ -728,12 +789,13 @@ class SQLStore(EffectsStore):
         )
 
     def participant(self, log: int, address: str) -> ParticipantInfo | None:
-        q = select(_participants).where(_participants.c.log == log, _participants.c.address == address)
-        with self._read() as conn:
-            r = conn.execute(q).one_or_none()
+        r = self._point_read(
+            "SELECT address, name, legal_id, roles, entry_idx FROM participants WHERE log = ? AND address = ?", (log, address)
+        )
         if r is None:
             return None
-        return ParticipantInfo(r.address, r.name, r.legal_id, frozenset(filter(None, r.roles.split(","))), r.entry_idx)
+        address, name, legal_id, roles, entry_idx = r
+        return ParticipantInfo(address, name, legal_id, frozenset(filter(None, roles.split(","))), entry_idx)
 
     def participants(self, log: int) -> list[ParticipantInfo]:
         q = select(_participants).where(_participants.c.log == log).order_by(_participants.c.entry_idx)
@@ -751,14 +813,14 @@ class SQLStore(EffectsStore):
             )  # fmt: skip
 
     def token(self, token_hash: bytes) -> tuple[int, TokenInfo] | None:
-        with self._read() as conn:
-            r = conn.execute(select(_tokens).where(_tokens.c.token_hash == token_hash)).one_or_none()
+        r = self._point_read(
+            "SELECT log, address, label, created_at, revoked_at, expires_at FROM api_tokens WHERE token_hash = ?",
+            (token_hash,),
+        )
         if r is None:
             return None
-        expires = r.expires_at
-        if expires is not None and expires.tzinfo is None:  # SQLite hands back naive datetimes; stored as UTC
-            expires = expires.replace(tzinfo=UTC)
-        return r.log, TokenInfo(r.address, r.label, r.created_at, r.revoked_at, expires)
+        log, address, label, created, revoked, expires = r
+        return log, TokenInfo(address, label, _utc(created), _utc(revoked), _utc(expires))
 
     def revoke_token(self, token_hash: bytes) -> None:
         with self._write() as conn:

@@ -15,6 +15,11 @@ What is measured (each a figure and a ratio against a baseline measured in the s
   free loopback port, sealer off unless ``--http-sealer``), ``POST /v1/records/batch``
   with the author's bearer token, bodies serialised before timing, from 1..N client
   threads (httpx) in this process.
+- **single POSTs** (group commit) — ``POST /v1/records``, one record per request, 50 in
+  flight, from a load generator in a process of its own (``_load.py``: keep-alive
+  connections, bodies built before timing), against the same server with group commit
+  off (``TDSL_GROUP_COMMIT=false``: every request its own transaction), in the same run.
+  Latency percentiles are per request, as the client saw them.
 - **breakdown** — microseconds per record of each admission step, timed in isolation
   (no profiler), plus the cost of faster equivalents where one exists.
 - **profile** — cProfile of ``Ledger.submit`` and of the HTTP handler's work, grouped.
@@ -52,8 +57,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# The server process of --baseline-rev serves that worktree's code (see serve_main).
+CODE = Path(sys.argv[7]) if __name__ == "__main__" and sys.argv[1:2] == ["--serve"] and len(sys.argv) > 7 else REPO
+if str(CODE) not in sys.path:
+    sys.path.insert(0, str(CODE))
 
 from _report import say, table  # the folder of this script is sys.path[0]
 from ledger import merkle
@@ -81,6 +88,8 @@ ORIGIN = "bench.tds-ledger.example/log"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TARGET_LIBRARY_SQLITE = 5000  # records/s through Ledger.submit on SQLite
 TARGET_HTTP = 2000  # records/s through POST /v1/records/batch
+TARGET_SINGLE = {"sqlite": 2500, "postgres": 2000}  # records/s, single POST /v1/records at 50 in flight
+TARGET_SINGLE_P99 = 0.150  # seconds, SQLite
 
 
 # -- output ----------------------------------------------------------------------------
@@ -250,25 +259,31 @@ def free_port() -> int:
 
 
 def serve_main(argv: Sequence[str]) -> None:
-    """The server process: ``ingest.py --serve DATA_DIR DATABASE_URL PORT SEALER``."""
+    """The server process: ``ingest.py --serve DATA_DIR DATABASE_URL PORT SEALER GROUP_COMMIT [CODE_DIR]``.
+
+    CODE_DIR: serve the ledger code of that checkout (a worktree of ``--baseline-rev``)
+    instead of this one; settings it does not know (group commit) are ignored there.
+    """
     import uvicorn
 
     from api.app import create_app
 
-    data_dir, url, port, sealer = argv
-    settings = Settings(data_dir=Path(data_dir), database_url=url)
+    data_dir, url, port, sealer, group_commit = argv[:5]
+    settings = Settings(data_dir=Path(data_dir), database_url=url, group_commit=group_commit == "1")
     ledger = open_data_dir(settings)
     app = create_app(ledger, settings, start_sealer=sealer == "1")
     uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning", access_log=False)
 
 
 @contextmanager
-def server(settings: Settings, sealer: bool):
+def server(settings: Settings, sealer: bool, *, group_commit: bool = True, code: Path | None = None):
+    """A server process on a free port; ``code``: a checkout to serve instead of this one."""
     import httpx
 
     port = free_port()
     cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", str(settings.data_dir),
-           settings.resolved_database_url(), str(port), "1" if sealer else "0"]  # fmt: skip
+           settings.resolved_database_url(), str(port), "1" if sealer else "0", "1" if group_commit else "0",
+           *([str(code)] if code is not None else [])]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("TDSL_")}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -347,6 +362,111 @@ def run_http(base: str, pid: int, token: str, subs: Sequence[Submission], batch:
         raise RuntimeError(f"HTTP batch failed: {errors[0]}")
     assert sum(appended) == len(subs), (sum(appended), len(subs))
     return len(subs) / dt, len(subs) / ds, len(subs) / dc
+
+
+@dataclasses.dataclass(frozen=True)
+class SingleRun:
+    rate: float  # records per wall second
+    p50: float
+    p95: float
+    p99: float
+    server_cpu: float  # records per CPU second of the server process
+    client_cpu: float  # CPU seconds of the load generator
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """The nearest-rank percentile (q in 0..100) of sorted values."""
+    k = max(0, min(len(sorted_values) - 1, -(-len(sorted_values) * q // 100) - 1))
+    return sorted_values[int(k)]
+
+
+def run_single(base: str, pid: int, token: str, subs: Sequence[Submission], concurrency: int, tmp: Path) -> SingleRun:
+    """One ``POST /v1/records`` per record, ``concurrency`` in flight, from the load
+    generator (``_load.py``) in a process of its own; every answer must be 201."""
+    bodies = tmp / f"single-{uuid.uuid4().hex}.jsonl"
+    bodies.write_bytes(b"".join(json.dumps(submission_json(s)).encode() + b"\n" for s in subs))
+    port = base.rsplit(":", 1)[1]
+    cmd = [sys.executable, str(Path(__file__).resolve().with_name("_load.py")), "--port", port, "--path", "/v1/records",
+           "--token", token, "--bodies", str(bodies), "--concurrency", str(concurrency)]  # fmt: skip
+    s0 = cpu_seconds(pid)
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    server = cpu_seconds(pid) - s0
+    bodies.unlink()
+    out = json.loads(done.stdout)
+    if out["statuses"] != {"201": len(subs)}:
+        raise RuntimeError(f"single POSTs answered {out['statuses']}: {out['errors'][:2]}")
+    lat = sorted(out["latencies"])
+    return SingleRun(len(subs) / out["wall"], percentile(lat, 50), percentile(lat, 95), percentile(lat, 99),
+                     len(subs) / server, out["cpu"])  # fmt: skip
+
+
+def http_config(backends: Backends, keys: Keys, pool: Sequence[Submission], backend: str, batch: int, threads: int,
+                n: int, repeat: int, sealer: bool, code: Path | None) -> tuple[float, float, float]:  # fmt: skip
+    """Best of ``repeat`` batch runs on one fresh store and server: (records/s, per server CPU-s, per client CPU-s)."""
+    ledger, settings, token = make_world(backends, backend, keys)
+    ledger.store.close()
+    rate = server_cpu = client_cpu = 0.0
+    start = 0
+    with server(settings, sealer, code=code) as (base, pid):
+        for _ in range(repeat):
+            chunk = pool[start : start + n]
+            start += n
+            w, sc, cc = run_http(base, pid, token, chunk, batch, threads)
+            rate, server_cpu, client_cpu = max(rate, w), max(server_cpu, sc), max(client_cpu, cc)
+            say(f"  HTTP {backend} batch {batch} clients {threads}{'' if code is None else ' (baseline)'}: "
+                f"{fmt_rate(w)}/s (load {os.getloadavg()[0]:.2f})")  # fmt: skip
+    check_size(settings, 2 + start)
+    return rate, server_cpu, client_cpu
+
+
+def check_size(settings: Settings, expected: int) -> None:
+    check = SQLStore(settings.resolved_database_url())
+    size = check.tree_size(check.get_log(ORIGIN).id)
+    check.close()
+    assert size == expected, f"the server's log holds {size} entries, expected {expected}"
+
+
+def single_rows(backends: Backends, keys: Keys, pool: Sequence[Submission], http_backends: Sequence[str], n: int,
+                concurrency: int, repeat: int, tmp: Path, codes: Sequence[tuple[str, Path | None]]) -> None:  # fmt: skip
+    """Single ``POST /v1/records``, ``concurrency`` in flight: group commit on (the server's
+    default) against off (each request its own transaction) in the same server code, and
+    against the ``--baseline-rev`` code if given; the same run."""
+    rows = []
+    for backend in http_backends:
+        configs = [(label, code, False) for label, code in codes if code is not None]
+        configs += [("group commit off", None, False), ("group commit on", None, True)]
+        runs: list[tuple[str, SingleRun]] = []
+        for label, code, grouped in configs:
+            ledger, settings, token = make_world(backends, backend, keys)
+            ledger.store.close()
+            best: SingleRun | None = None
+            start = 0
+            with server(settings, False, group_commit=grouped, code=code) as (base, pid):
+                for _ in range(repeat):
+                    r = run_single(base, pid, token, pool[start : start + n], concurrency, tmp)
+                    start += n
+                    say(f"  single {backend} {label}: {fmt_rate(r.rate)}/s, p99 {r.p99 * 1e3:.0f} ms "
+                        f"(load {os.getloadavg()[0]:.2f})")  # fmt: skip
+                    best = r if best is None or r.rate > best.rate else best
+            check_size(settings, 2 + start)
+            assert best is not None
+            runs.append((label, best))
+        first = runs[0][1]
+        on = runs[-1][1]
+        target = TARGET_SINGLE[backend]
+        verdict = f"≥ {target:,}/s: {'met' if on.rate >= target else 'MISSED'}"
+        if backend == "sqlite":
+            verdict += f"; p99 ≤ {TARGET_SINGLE_P99 * 1e3:.0f} ms: {'met' if on.p99 <= TARGET_SINGLE_P99 else 'MISSED'}"
+        for label, r in runs:
+            rows.append((backend, label, fmt_rate(r.rate), f"{r.rate / first.rate:.2f}", f"{r.p50 * 1e3:.0f}",
+                         f"{r.p95 * 1e3:.0f}", f"{r.p99 * 1e3:.0f}", fmt_rate(r.server_cpu),
+                         verdict if r is on else ""))  # fmt: skip
+    say()
+    say(f"Single POST /v1/records, {n:,} records, {concurrency} in flight, best of {repeat} (by rate): records/s (wall clock),")
+    say("latency from the load generator (a process of its own), records per CPU second of the server process;")
+    say(f"'vs first' = against the first row ({runs[0][0] if http_backends else ''}), the in-run baseline:")
+    table(["backend", "server", "records/s", "vs first", "p50 ms", "p95 ms", "p99 ms", "server CPU-s", "target"], rows)
+    say()
 
 
 # -- growth: append rate as the log grows --------------------------------------------------
@@ -571,6 +691,10 @@ def main() -> int:
     p.add_argument("--http-backends", help="backends for HTTP (default: as --backends)")
     p.add_argument("--http-sealer", action="store_true", help="run the background sealer in the server")
     p.add_argument("--no-http", action="store_true", help="skip the HTTP measurements")
+    p.add_argument("--single", type=int, help="records per single-POST measurement (default 2000; quick 300)")
+    p.add_argument("--single-concurrency", type=int, default=50, help="single POSTs in flight (default %(default)s)")
+    p.add_argument("--no-single", action="store_true", help="skip the single-POST (group commit) measurements")
+    p.add_argument("--baseline-rev", help="also serve the HTTP runs from a git worktree of this commit (the code before a change)")
     p.add_argument("--no-profile", action="store_true", help="skip breakdown and cProfile (quick skips them)")
     p.add_argument("--growth", type=int, help="entries for the append-rate-vs-log-size run (default 50000; quick 0 = skip)")
     p.add_argument("--repeat", type=int, help="runs of each configuration, best reported (default 3; quick 1)")
@@ -588,6 +712,8 @@ def main() -> int:
     repeat = a.repeat or (1 if a.quick else 3)
     growth_n = a.growth if a.growth is not None else (0 if a.quick else 50000)
     do_http = not a.no_http
+    single_n = a.single or (300 if a.quick else 2000)
+    do_single = do_http and not a.no_single
     do_profile = not (a.no_profile or a.quick)
     for b in backend_list + http_backends:
         if b not in ("sqlite", "postgres"):
@@ -612,9 +738,16 @@ def main() -> int:
             f"{http_threads}, backends {http_backends}, sealer {'on' if a.http_sealer else 'off'}")  # fmt: skip
     say()
 
+    codes: list[tuple[str, Path | None]] = [("this tree", None)]
+    if a.baseline_rev:
+        worktree = tmp / "baseline"
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(worktree), a.baseline_rev],
+                       check=True, capture_output=True)  # fmt: skip
+        codes.insert(0, (f"{a.baseline_rev} (before)", worktree))
     keys = Keys()
     n_http_cfg = len(http_batches) * len(http_threads) if do_http and http_backends else 0
-    pool_size = max(records, http_records * repeat if n_http_cfg else 0, 0, 3000 if do_profile else 0)
+    n_single = repeat * single_n if do_single else 0  # per server, each on a fresh store
+    pool_size = max(records, http_records * repeat if n_http_cfg else 0, n_single, 3000 if do_profile else 0)
     try:
         pool, sign_cpu, sign_wall = sign_pool(keys, pool_size)
         sign_rate = pool_size / sign_cpu
@@ -660,34 +793,23 @@ def main() -> int:
             for backend in http_backends:
                 for batch in http_batches:
                     for threads in http_threads:
-                        # A fresh store and server per configuration; `repeat` runs of new records.
-                        ledger, settings, token = make_world(backends, backend, keys)
-                        ledger.store.close()
-                        rate = server_cpu = client_cpu = 0.0
-                        start = 0
-                        with server(settings, a.http_sealer) as (base, pid):
-                            for _ in range(repeat):
-                                chunk = pool[start : start + http_records]
-                                start += http_records
-                                w, sc, cc = run_http(base, pid, token, chunk, batch, threads)
-                                rate, server_cpu, client_cpu = max(rate, w), max(server_cpu, sc), max(client_cpu, cc)
-                                say(f"  HTTP {backend} batch {batch} clients {threads}: {fmt_rate(w)}/s "
-                                    f"(load {os.getloadavg()[0]:.2f})")  # fmt: skip
-                        check = SQLStore(settings.resolved_database_url())
-                        size = check.tree_size(check.get_log(ORIGIN).id)
-                        check.close()
-                        assert size == 2 + start, f"the server's log holds {size} entries, expected {2 + start}"
-                        lib = results.get((backend, batch), (None, None))[1]
-                        ratio = f"{rate / lib:.2f}" if lib else "-"
-                        target = f"≥ {TARGET_HTTP:,}: {'met' if rate >= TARGET_HTTP else 'MISSED'}"
-                        hrows.append((backend, batch, threads, fmt_rate(rate), ratio, fmt_rate(server_cpu),
-                                      fmt_rate(client_cpu), target))  # fmt: skip
+                        for code_label, code in codes:
+                            rate, server_cpu, client_cpu = http_config(backends, keys, pool, backend, batch, threads,
+                                                                       http_records, repeat, a.http_sealer, code)  # fmt: skip
+                            lib = results.get((backend, batch), (None, None))[1]
+                            ratio = f"{rate / lib:.2f}" if lib else "-"
+                            target = f"≥ {TARGET_HTTP:,}: {'met' if rate >= TARGET_HTTP else 'MISSED'}"
+                            hrows.append((backend, batch, threads, code_label, fmt_rate(rate), ratio,
+                                          fmt_rate(server_cpu), fmt_rate(client_cpu), target))  # fmt: skip
             say()
             say(f"HTTP ingest, POST /v1/records/batch, best of {repeat}: records/s (wall clock); HTTP/library = against Ledger.submit at the")
             say("same batch size; records per CPU second of the server process and of this (client) process:")
-            table(["backend", "batch", "clients", "records/s", "HTTP/library", "server CPU-s", "client CPU-s",
+            table(["backend", "batch", "clients", "code", "records/s", "HTTP/library", "server CPU-s", "client CPU-s",
                    "target (wall)"], hrows)  # fmt: skip
             say()
+
+        if do_single and http_backends:
+            single_rows(backends, keys, pool, http_backends, single_n, a.single_concurrency, repeat, tmp, codes)
 
         if growth_n:
             steps = 5
@@ -713,6 +835,8 @@ def main() -> int:
                 say()
     finally:
         backends.drop_all()
+        if a.baseline_rev:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tmp / "baseline")], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
     say(f"load average at the end: {os.getloadavg()[0]:.2f}")
     return 0
