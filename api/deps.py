@@ -23,6 +23,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from ledger import formats
 from ledger.access import ANONYMOUS, Viewer
 from ledger.canonical import parse_json
 from ledger.config import Settings
@@ -37,28 +38,42 @@ INLINE_PARSE_BYTES = 64 * 1024
 # Declares the scheme in OpenAPI (the "Authorize" button of /docs); parsing is ours.
 _bearer = HTTPBearer(auto_error=False, description="An API token issued by the operator (`tdsl_...`).")
 _BEARER = re.compile(r"Bearer +(\S+) *", re.IGNORECASE)
-_DIGITS = re.compile(r"[0-9]{1,19}")
+_DIGITS = formats.DECIMAL_COUNT
 
 
-def _query_names(dependant) -> set[str]:
-    names = {p.alias for p in dependant.query_params}
+def _query_params(dependant) -> dict[str, object]:
+    """Every query parameter the route and its dependencies declare, by name, with its type."""
+    params = {p.alias: p.field_info.annotation for p in dependant.query_params}
     for sub in dependant.dependencies:
-        names |= _query_names(sub)
-    return names
+        params |= _query_params(sub)
+    return params
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 async def reject_unknown_query(request: Request) -> None:
     """Every endpoint takes only the query parameters it declares (DESIGN §10): any other
-    is a 400 naming it, never silently ignored. Installed on the whole app."""
+    is a 400 naming it, never silently ignored. Installed on the whole app.
+
+    Values are held to their wire formats before FastAPI converts them: none may hold a
+    control character, and an integer parameter is ASCII digits only (the conversion would
+    take ``0%0A`` as 0, and Python's ``int`` other scripts' digits).
+    """
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
-    known = _query_names(dependant)
+    known = _query_params(dependant)
     unknown = sorted({k for k in request.query_params.keys() if k not in known})
     if unknown:
         allowed = f"; it takes {sorted(known)}" if known else "; it takes none"
         raise MalformedInput(f"unknown query parameter {', '.join(map(repr, unknown))}{allowed}")
+    for name, value in request.query_params.multi_items():
+        if _CONTROL.search(value):
+            raise MalformedInput(f"query parameter {name!r} holds a control character")
+        if known[name] is int and not formats.matches(_DIGITS, value):
+            raise MalformedInput(f"query parameter {name!r} must be a decimal integer of ASCII digits, got {value[:40]!r}")
 
 
 async def get_ledger(request: Request) -> Ledger:

@@ -9,12 +9,12 @@ Response models are the public shapes; record views and receipts are the library
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger import formats
 from ledger.envelope import parse_issued_at
 from ledger.errors import LedgerError, MalformedEnvelope, MalformedInput
 from ledger.log import MAX_BATCH
@@ -94,8 +94,8 @@ DISCLOSE_SCHEMA: dict[str, Any] = {
 
 MAX_LABEL = 200
 MAX_GRANTEES = 100
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_ADDRESS = formats.ADDRESS
+_DATE = formats.DATE
 
 
 def json_body_doc(schema: dict[str, Any]) -> dict[str, Any]:

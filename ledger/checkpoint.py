@@ -49,6 +49,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from ledger import formats
 from ledger.errors import (
     ConfigError,
     InvalidSignature,
@@ -77,9 +78,9 @@ MAX_TREE_SIZE = 2**64 - 1
 
 _ALG_ED25519 = 0x01
 _SIG_PREFIX = "\u2014 "  # em dash, space
-_B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-_SIZE = re.compile(r"0|[1-9][0-9]{0,19}")
-_HEX8 = re.compile(r"[0-9a-fA-F]{8}")
+_B64 = formats.BASE64
+_SIZE = formats.CHECKPOINT_SIZE
+_HEX8 = formats.HEX8
 # ASCII controls (but newline, in a note's text) and lone surrogates, which are not UTF-8.
 _FORBIDDEN_IN_TEXT = re.compile("[\x00-\x09\x0b-\x1f\ud800-\udfff]")
 _FORBIDDEN_IN_LINE = re.compile("[\x00-\x1f\ud800-\udfff]")

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 
 from eth_hash.backends.pycryptodome import keccak256 as _keccak256
 
+from ledger import formats
 from ledger.errors import MalformedInput
 
 __all__ = [
@@ -63,7 +64,7 @@ _DOMAIN_FIELDS = (
 _ARRAY = re.compile(r"(.+)\[([0-9]*)\]", re.ASCII)
 _INT_TYPE = re.compile(r"(u?)int([0-9]{1,3})", re.ASCII)
 _BYTES_N = re.compile(r"bytes([0-9]{1,2})", re.ASCII)
-_ADDRESS_HEX = re.compile(r"0x[0-9a-fA-F]{40}", re.ASCII)
+_ADDRESS_HEX = formats.ADDRESS
 _HEX = re.compile(r"0x(?:[0-9a-fA-F]{2})*", re.ASCII)
 
 

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 import coincurve
 
-from ledger import merkle
+from ledger import formats, merkle
 from ledger.canonical import canonicalize, parse_json
 from ledger.eip712 import keccak256, to_checksum_address
 from ledger.errors import (
@@ -78,18 +78,15 @@ _VERSION_HASH = keccak256(b"1")
 _N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _HALF_N = _N // 2
 
-# -- field formats (fullmatch; ASCII only) -----------------------------------------------
-# origin: printable ASCII without space or '+' (C2SP checkpoint origin / note key name).
-_LOG = re.compile(r"[!-*,-~]{1,255}")
-_KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
-_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-_ISSUED_AT = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?Z"
-)
-_COMMITMENT = re.compile(r"sha256:[0-9a-f]{64}")
-_LEAF_HASH = re.compile(r"[0-9a-f]{64}")
-_SIG = re.compile(r"0x[0-9a-f]{130}")
+# -- field formats: ledger.formats (fullmatch; ASCII only) -------------------------------
+_LOG = formats.ORIGIN
+_KIND = formats.KIND
+_ID = formats.RECORD_ID
+_ADDRESS = formats.ADDRESS
+_ISSUED_AT = formats.ISSUED_AT
+_COMMITMENT = formats.COMMITMENT
+_LEAF_HASH = formats.HEX32
+_SIG = formats.SIGNATURE
 
 _FIELDS = ("v", "log", "kind", "id", "author", "issued_at", "commitment", "parents", "sig")
 _FIELD_SET = frozenset(_FIELDS)

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger import formats
 from ledger.errors import ConfigError
 
 
@@ -28,8 +29,22 @@ class Identity:
 
     @classmethod
     def from_file(cls, path: Path) -> "Identity":
+        """Read and check ``identity.json``: the origin, the addresses and the chain id in
+        their wire formats (``ledger.formats``), the chain id a JSON integer."""
         try:
             d = json.loads(path.read_text())
-            return cls(d["origin"], int(d["chain_id"]), d["contract"], d["note_key"], d["operator"])
+            ident = cls(d["origin"], d["chain_id"], d["contract"], d["note_key"], d["operator"])
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ConfigError(f"cannot read the log identity from {path}: {e}") from e
+        problems = [
+            name for name, ok in (
+                ("origin", formats.matches(formats.ORIGIN, ident.origin)),
+                ("chain_id", type(ident.chain_id) is int and ident.chain_id > 0),
+                ("contract", formats.matches(formats.ADDRESS, ident.contract)),
+                ("note_key", isinstance(ident.note_key, str) and ident.note_key.isascii() and ident.note_key.isprintable()),
+                ("operator", formats.matches(formats.ADDRESS, ident.operator)),
+            ) if not ok
+        ]  # fmt: skip
+        if problems:
+            raise ConfigError(f"the log identity in {path} has malformed {', '.join(problems)}")
+        return ident

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ledger import formats
 from ledger.canonical import parse_json
 from ledger.envelope import Envelope
 from ledger.errors import MalformedInput, MalformedReceipt
@@ -24,11 +25,11 @@ RECEIPT_TYPE = "tds-ledger/receipt@1"
 MAX_PROOF_HASHES = 64
 ANCHOR_STATUSES = ("submitted", "mined", "final", "orphaned", "failed")
 
-# Matched whole (``fullmatch``): ``^…$`` with ``re.match`` accepted a trailing newline (issue 8).
-_HASH_HEX = re.compile(r"[0-9a-f]{64}")
-_SALT_HEX = re.compile(r"[0-9a-f]{64}")
-_TX_HEX = re.compile(r"0x[0-9a-f]{64}")
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+# ledger.formats, matched whole: ``^…$`` with ``re.match`` accepted a trailing newline (issue 8).
+_HASH_HEX = formats.HEX32
+_SALT_HEX = formats.HEX32
+_TX_HEX = formats.TX_HASH
+_ADDRESS = formats.ADDRESS
 
 
 def _int(value: Any, name: str) -> int:
@@ -38,7 +39,7 @@ def _int(value: Any, name: str) -> int:
 
 
 def _str(value: Any, name: str, pattern: re.Pattern[str] | None = None) -> str:
-    if not isinstance(value, str) or (pattern is not None and not pattern.fullmatch(value)):
+    if not isinstance(value, str) or (pattern is not None and not formats.matches(pattern, value)):
         raise MalformedReceipt(f"receipt {name} is malformed: {value!r}")
     return value
 

@@ -21,10 +21,10 @@ tile index in 3-digit groups, all but the last prefixed with ``x``: 1234067 → 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ledger import formats
 from ledger.errors import MalformedTilePath, NotFound
 from ledger.merkle import EMPTY_ROOT, HASH_SIZE, fold_subtrees, node_hash, root_hash
 
@@ -68,15 +68,13 @@ def encode_index(index: int) -> str:
     return "/".join(["x" + g for g in groups[:-1]] + [groups[-1]])
 
 
-#: ASCII digits only, matched whole (``fullmatch``: no trailing newline), and at most 7
-#: groups of 3 digits: an index below 2**63 has at most 19 digits, and a bounded length
-#: keeps ``int()`` cheap (a 4,300-digit index once hit Python's int-conversion limit: a 500).
-_PATH_RE = re.compile(r"tile/(entries|[0-9]{1,2})/((?:x[0-9]{3}/){0,6}[0-9]{3})(?:\.p/([0-9]{1,3}))?")
+#: ``ledger.formats.TILE_PATH``: ASCII digits only, matched whole, bounded in length.
+_PATH_RE = formats.TILE_PATH
 
 
 def parse_tile_path(path: str) -> TilePath:
     """Parse a C2SP tile or entry-bundle path; raise ``MalformedTilePath`` if it is not one."""
-    m = _PATH_RE.fullmatch(path)
+    m = _PATH_RE.fullmatch(path) if type(path) is str else None
     if not m:
         raise MalformedTilePath(f"not a C2SP tile path: {path!r}")
     level_s, index_s, width_s = m.groups()

@@ -31,9 +31,11 @@ from api.schemas import (
     submission_from_json,
 )
 from ledger.access import Viewer
-from ledger.errors import Forbidden
+from ledger import formats
+from ledger.errors import Forbidden, MalformedInput
 from ledger.lineage import MAX_DEPTH
 from ledger.log import RecordQuery
+from ledger.pact.formats import URN
 from ledger.store import Appended
 from ledger.submission import Submission
 
@@ -53,6 +55,25 @@ def check_may_submit(caller: Viewer, submissions: Sequence[Submission]) -> None:
                 f"{where}the token is for {caller.address}; it may only submit records authored by that address, "
                 f"not by {sub.envelope.author}"
             )
+
+
+#: The wire format of each filter (``ledger.formats``): a value that could never match a
+#: record is a 400, not an empty page (``author=0x…%0A`` used to answer 200 with nothing).
+_QUERY_FORMATS = {
+    "author": (formats.ADDRESS, "an address 0x + 40 hex digits"),
+    "kind": (formats.KIND, "a record kind"),
+    "dataset": (formats.RECORD_ID, "a record id"),
+    "agreement": (formats.RECORD_ID, "a record id"),
+    "product": (URN, "a URN (RFC 8141)"),
+    "company": (URN, "a URN (RFC 8141)"),
+}
+
+
+def check_query_formats(**values: str | None) -> None:
+    for name, value in values.items():
+        pattern, what = _QUERY_FORMATS[name]
+        if value is not None and not formats.matches(pattern, value):
+            raise MalformedInput(f"{name} must be {what}, got {value[:80]!r}")
 
 
 def _appended(a: Appended) -> dict[str, Any]:
@@ -119,6 +140,7 @@ def list_records(
 
     ``next_start`` continues after the page (null at the end).
     """
+    check_query_formats(author=author, kind=kind, dataset=dataset, agreement=agreement, product=product, company=company)
     terms = tuple((n, v) for n, v in (("product", product), ("dataset", dataset), ("agreement", agreement),
                                       ("company", company)) if v is not None)  # fmt: skip
     query = RecordQuery(kind=kind, author=author, terms=terms, since=period_bound(since, "since"),

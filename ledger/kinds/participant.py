@@ -6,11 +6,11 @@ identifier and roles (an empty role list deactivates it); the newest registratio
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger import formats
 from ledger.eip712 import to_checksum_address
 from ledger.errors import InvalidRecord
 from ledger.kinds.base import AdmissionContext, Admitted, Kind
@@ -19,7 +19,7 @@ from ledger.store.values import ParticipantInfo
 #: Roles a participant can hold. ``regulator`` may read every payload; ``operator`` runs the log.
 ROLES = frozenset({"operator", "regulator", "provider", "consumer", "producer", "exporter"})
 
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_ADDRESS = formats.ADDRESS
 
 
 class LegalId(BaseModel):
@@ -30,7 +30,7 @@ class LegalId(BaseModel):
 
 class ParticipantPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    address: str = Field(pattern=_ADDRESS.pattern)
+    address: str = Field(pattern=f"^{_ADDRESS.pattern}$")  # pydantic's regex: $ is the very end
     name: str = Field(min_length=1, max_length=200)
     legal_id: LegalId
     roles: list[str] = Field(max_length=len(ROLES))
