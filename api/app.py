@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import pact
 from api.deps import refuse_invalid_token, reject_unknown_query
 from api.group_commit import GroupCommitter
+from api.openapi import openapi_document
 from api.errors import TYPE_PREFIX, install_error_handlers, problem
 from api.routers import health, log, participants, records, tlog
 from ledger.sealer import Sealer
@@ -136,5 +137,6 @@ def create_app(
     app.include_router(pact.router, prefix=pact.PREFIX)
     mounted.append((pact.PREFIX, pact.router))
     app.state.route_methods = route_methods(mounted)
+    app.openapi = lambda: openapi_document(app, mounted)  # type: ignore[method-assign]
     pact.install_error_handlers(app)
     return app

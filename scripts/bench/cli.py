@@ -10,8 +10,10 @@ median and the slowest are printed, with the targets of issue 8:
 
 Baselines in the same run: ``python -c pass`` (the interpreter alone), and
 ``tdsl --help`` (the CLI's own imports). The receipt comes from a real data directory
-made with the CLI (``tdsl init``, ``participant add``, ``submit``, ``anchor``,
-``receipt``), so the ``--chain-db`` run reads an anchor that is really on the chain.
+made with the CLI (``tdsl init``, ``participant add``, ``submit``, ``receipt``,
+``anchor``, ``receipt``): the run without chain access checks the receipt taken before
+anchoring (a receipt that claims an anchor is refused without chain access), the
+``--chain-db`` run the one after, whose anchor is really on the chain.
 
     .venv/bin/python scripts/bench/cli.py            # 15 runs each
     .venv/bin/python scripts/bench/cli.py --quick    # 3 runs each (smoke test)
@@ -48,8 +50,10 @@ def run(argv: list[str], env: dict[str, str]) -> str:
     return done.stdout
 
 
-def make_receipt(tmp: Path, env: dict[str, str]) -> tuple[Path, Path, Path]:
-    """A data directory with one anchored record; returns (receipt, identity, chain.db)."""
+def make_receipts(tmp: Path, env: dict[str, str]) -> tuple[Path, Path, Path, Path]:
+    """A data directory with one record: its receipt before anchoring (``anchor: null``,
+    what a verifier without chain access can check) and after; returns (unanchored
+    receipt, anchored receipt, identity, chain.db)."""
     t, d = tdsl(), tmp / "data"
     run([t, "init", "--origin", ORIGIN, "--data-dir", str(d)], env)
     out = run([t, "keys", "new", "--out", str(tmp / "p.key")], env)
@@ -60,11 +64,13 @@ def make_receipt(tmp: Path, env: dict[str, str]) -> tuple[Path, Path, Path]:
     payload.write_text(json.dumps({"title": "Cell test data", "content_hash": "sha256:" + "ab" * 32}))
     run([t, "submit", str(payload), "--kind", "dataset", "--key-file", str(tmp / "p.key"), "--data-dir", str(d),
          "--id", "ds-1"], env)  # fmt: skip
+    unanchored, anchored = tmp / "unanchored.json", tmp / "anchored.json"
+    run([t, "receipt", "ds-1", "--data-dir", str(d), "-o", str(unanchored)], env)  # seals first
+    assert json.loads(unanchored.read_text())["anchor"] is None
     run([t, "anchor", "--data-dir", str(d)], env)
-    receipt = tmp / "receipt.json"
-    run([t, "receipt", "ds-1", "--data-dir", str(d), "-o", str(receipt)], env)
-    assert json.loads(receipt.read_text())["anchor"]["status"] == "final"
-    return receipt, d / "identity.json", d / "chain.db"
+    run([t, "receipt", "ds-1", "--data-dir", str(d), "-o", str(anchored)], env)
+    assert json.loads(anchored.read_text())["anchor"]["status"] == "final"
+    return unanchored, anchored, d / "identity.json", d / "chain.db"
 
 
 def timed(argv: list[str], env: dict[str, str], runs: int, expect: str | None) -> list[float]:
@@ -92,13 +98,13 @@ def main() -> int:
     try:
         say("== CLI start-up benchmark")
         say(f"machine: {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}; {runs} runs per command after one warm-up")
-        receipt, identity, chain_db = make_receipt(tmp, env)
-        verify = [tdsl(), "verify", str(receipt), "--origin", ORIGIN, "--identity", str(identity)]
+        unanchored, anchored, identity, chain_db = make_receipts(tmp, env)
+        verify = [tdsl(), "verify", "--origin", ORIGIN, "--identity", str(identity)]
         cases = [
             ("python -c pass (baseline)", [sys.executable, "-c", "pass"], None),
             ("tdsl --help (baseline)", [tdsl(), "--help"], "usage"),
-            ("verify, no chain", verify, "valid: record ds-1"),
-            ("verify --chain-db", [*verify, "--chain-db", str(chain_db)], "(anchor: final)"),
+            ("verify, no chain", [*verify, str(unanchored)], "valid: record ds-1"),
+            ("verify --chain-db", [*verify, str(anchored), "--chain-db", str(chain_db)], "(anchor: final)"),
         ]
         rows = []
         base = None
