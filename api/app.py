@@ -102,6 +102,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.committer is not None:
+            app.state.committer.open()
         if start_sealer:
             sealer.start()
         try:

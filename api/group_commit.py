@@ -22,7 +22,7 @@ The rules:
   request whose answer is lost; sending it again is safe (a stored one answers 200 as a
   duplicate).
 - ``close`` (the app's shutdown) refuses new submissions with 503 and finishes the group
-  in progress and those already waiting.
+  in progress and those already waiting; ``open`` (its start-up) takes them again.
 
 It runs on the event loop, not on a thread: the loop gathers a group while parsing
 requests, then runs the group's admission and append itself. Measured in-process at 50
@@ -72,6 +72,11 @@ class GroupCommitter:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="tdsl-group-commit")
         return await future
+
+    def open(self) -> None:
+        """Take submissions again (the app's start-up: an app may be started and shut down
+        more than once, as test clients do)."""
+        self._closed = False
 
     async def close(self) -> None:
         """Refuse new submissions; return once every waiting one is committed."""

@@ -239,6 +239,21 @@ def test_close_finishes_what_waits_and_refuses_the_rest(tmp_path):
     assert [a.record_id for a in done] == [s.envelope.id for s in subs]
     assert "shutting down" in str(refused)
     assert committer.groups == 1 and committer.records == 20
+    committer.open()  # started again (an app's second lifespan)
+    again = signed_submission(ledger, key, kind="dataset", payload=dataset_payload("after reopening"))
+    assert asyncio.run(committer.submit(again)).record_id == again.envelope.id
+
+
+def test_an_app_started_twice_still_takes_single_submissions(tmp_path):
+    """Each lifespan closes the committer at shutdown and opens it at start-up."""
+    with make_api_env(tmp_path / "data") as env:
+        app = env.client.app
+        from fastapi.testclient import TestClient
+
+        for i in range(2):
+            with TestClient(app) as client:
+                r = client.post("/v1/records", json=to_json(env.submission(env.alice)), headers=env.alice.auth)
+                assert r.status_code == 201, (i, r.text)
 
 
 # -- real processes: SIGKILL, several servers ----------------------------------------------

@@ -8,10 +8,11 @@ may not see answers exactly as a missing one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -32,7 +33,7 @@ from api.schemas import (
 )
 from ledger.access import Viewer
 from ledger import formats
-from ledger.errors import Forbidden, MalformedInput
+from ledger.errors import Forbidden
 from ledger.lineage import MAX_DEPTH
 from ledger.log import RecordQuery
 from ledger.pact.formats import URN
@@ -57,23 +58,16 @@ def check_may_submit(caller: Viewer, submissions: Sequence[Submission]) -> None:
             )
 
 
-#: The wire format of each filter (``ledger.formats``): a value that could never match a
-#: record is a 400, not an empty page (``author=0x…%0A`` used to answer 200 with nothing).
-_QUERY_FORMATS = {
-    "author": (formats.ADDRESS, "an address 0x + 40 hex digits"),
-    "kind": (formats.KIND, "a record kind"),
-    "dataset": (formats.RECORD_ID, "a record id"),
-    "agreement": (formats.RECORD_ID, "a record id"),
-    "product": (URN, "a URN (RFC 8141)"),
-    "company": (URN, "a URN (RFC 8141)"),
-}
+def _whole(pattern: re.Pattern[str]) -> str:
+    """A ``ledger.formats`` pattern as a parameter's ``pattern`` (validated by FastAPI, a
+    400 when it fails, and stated in the OpenAPI document): anchored at both ends."""
+    return f"^(?:{pattern.pattern})$"
 
 
-def check_query_formats(**values: str | None) -> None:
-    for name, value in values.items():
-        pattern, what = _QUERY_FORMATS[name]
-        if value is not None and not formats.matches(pattern, value):
-            raise MalformedInput(f"{name} must be {what}, got {value[:80]!r}")
+#: A path's record id, in its wire format (a malformed one is a 400, not a 404).
+RecordId = Annotated[str, Path(pattern=_whole(formats.RECORD_ID), description="the record's id")]
+#: ``since``/``until``: an RFC 3339 UTC time as ``issued_at`` is written, or a date.
+_PERIOD = f"^(?:{formats.ISSUED_AT.pattern}|{formats.DATE.pattern})$"
 
 
 def _appended(a: Appended) -> dict[str, Any]:
@@ -125,14 +119,14 @@ def submit_batch(ledger: LedgerDep, caller: CallerDep, body: JSONBody, response:
 def list_records(
     ledger: LedgerDep,
     viewer: ViewerDep,
-    author: Annotated[str | None, Query(description="the author's address")] = None,
-    kind: Annotated[str | None, Query(description="a record kind, e.g. pcf")] = None,
-    product: Annotated[str | None, Query(description="index term: a product id, e.g. urn:gtin:…")] = None,
-    dataset: Annotated[str | None, Query(description="index term: a dataset record id")] = None,
-    agreement: Annotated[str | None, Query(description="index term: an agreement record id")] = None,
-    company: Annotated[str | None, Query(description="index term: a company id (urn:…)")] = None,
-    since: Annotated[str | None, Query(description="issued_at at or after (RFC 3339 UTC, or a date)")] = None,
-    until: Annotated[str | None, Query(description="issued_at at or before (RFC 3339 UTC, or a date: its end)")] = None,
+    author: Annotated[str | None, Query(pattern=_whole(formats.ADDRESS), description="the author's address")] = None,
+    kind: Annotated[str | None, Query(pattern=_whole(formats.KIND), description="a record kind, e.g. pcf")] = None,
+    product: Annotated[str | None, Query(pattern=_whole(URN), description="index term: a product id, e.g. urn:gtin:…")] = None,
+    dataset: Annotated[str | None, Query(pattern=_whole(formats.RECORD_ID), description="index term: a dataset record id")] = None,
+    agreement: Annotated[str | None, Query(pattern=_whole(formats.RECORD_ID), description="index term: an agreement record id")] = None,
+    company: Annotated[str | None, Query(pattern=_whole(URN), description="index term: a company id (urn:…)")] = None,
+    since: Annotated[str | None, Query(pattern=_PERIOD, description="issued_at at or after (RFC 3339 UTC, or a date)")] = None,
+    until: Annotated[str | None, Query(pattern=_PERIOD, description="issued_at at or before (RFC 3339 UTC, or a date: its end)")] = None,
     start: Annotated[int, Query(ge=0, le=2**63 - 1, description="first leaf index to look at")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST, description="records per page")] = 100,
 ) -> RecordListOut:
@@ -140,7 +134,6 @@ def list_records(
 
     ``next_start`` continues after the page (null at the end).
     """
-    check_query_formats(author=author, kind=kind, dataset=dataset, agreement=agreement, product=product, company=company)
     terms = tuple((n, v) for n, v in (("product", product), ("dataset", dataset), ("agreement", agreement),
                                       ("company", company)) if v is not None)  # fmt: skip
     query = RecordQuery(kind=kind, author=author, terms=terms, since=period_bound(since, "since"),
@@ -150,14 +143,14 @@ def list_records(
 
 
 @router.get("/records/{record_id}")
-def get_record(ledger: LedgerDep, viewer: ViewerDep, record_id: str) -> dict[str, Any]:
+def get_record(ledger: LedgerDep, viewer: ViewerDep, record_id: RecordId) -> dict[str, Any]:
     """The record's envelope and place in the log; payload and salt only for the author,
     the operator and regulators."""
     return ledger.record(record_id, viewer).to_json()
 
 
 @router.get("/records/{record_id}/receipt")
-def get_receipt(ledger: LedgerDep, viewer: ViewerDep, record_id: str) -> dict[str, Any]:
+def get_receipt(ledger: LedgerDep, viewer: ViewerDep, record_id: RecordId) -> dict[str, Any]:
     """The record's receipt (``tds-ledger/receipt@1``) against the latest checkpoint."""
     return ledger.receipt(record_id, viewer).to_json()
 
@@ -166,8 +159,8 @@ def get_receipt(ledger: LedgerDep, viewer: ViewerDep, record_id: str) -> dict[st
 def get_lineage(
     ledger: LedgerDep,
     viewer: ViewerDep,
-    record_id: str,
-    direction: Annotated[str, Query(description="ancestors, descendants or both")] = "ancestors",
+    record_id: RecordId,
+    direction: Annotated[str, Query(pattern="^(ancestors|descendants|both)$", description="ancestors, descendants or both")] = "ancestors",
     depth: Annotated[int, Query(ge=0, le=MAX_DEPTH, description="levels to follow")] = 16,
 ) -> dict[str, Any]:
     """The record's lineage graph: nodes (each with a link to its receipt; one the caller
@@ -176,26 +169,28 @@ def get_lineage(
 
 
 @router.get("/records/{record_id}/disclosures", tags=["disclosure"])
-def get_disclosures(ledger: LedgerDep, caller: CallerDep, record_id: str) -> DisclosuresOut:
+def get_disclosures(ledger: LedgerDep, caller: CallerDep, record_id: RecordId) -> DisclosuresOut:
     """Who the record's payload is disclosed to (its author, the operator and regulators may ask)."""
     return DisclosuresOut(id=record_id, grantees=ledger.disclosures(record_id, caller))
 
 
 @router.post("/records/{record_id}/disclosures", tags=["disclosure"], openapi_extra=json_body_doc(DISCLOSE_SCHEMA))
-def disclose(ledger: LedgerDep, caller: CallerDep, record_id: str, body: JSONBody) -> DisclosuresOut:
+def disclose(ledger: LedgerDep, caller: CallerDep, record_id: RecordId, body: JSONBody) -> DisclosuresOut:
     """Disclose the payload to named participants (the record's author only): they may then
     see the record, read its payload and roll it up into their own footprints."""
     return DisclosuresOut(id=record_id, grantees=ledger.disclose(record_id, disclose_from_json(body), caller))
 
 
 @router.delete("/records/{record_id}/disclosures/{grantee}", tags=["disclosure"])
-def withdraw(ledger: LedgerDep, caller: CallerDep, record_id: str, grantee: str) -> DisclosuresOut:
+def withdraw(ledger: LedgerDep, caller: CallerDep, record_id: RecordId,
+             grantee: Annotated[str, Path(pattern=_whole(formats.ADDRESS), description="the grantee's address")],
+             ) -> DisclosuresOut:  # fmt: skip
     """Withdraw a disclosure (the author only). Records already built on it stay as admitted."""
     return DisclosuresOut(id=record_id, grantees=ledger.withdraw_disclosure(record_id, grantee, caller))
 
 
 @router.delete("/records/{record_id}/payload")
-def erase_payload(ledger: LedgerDep, caller: CallerDep, record_id: str) -> dict[str, Any]:
+def erase_payload(ledger: LedgerDep, caller: CallerDep, record_id: RecordId) -> dict[str, Any]:
     """Erase the record's payload and salt (author or operator). The entry and its proofs stay."""
     ledger.erase(record_id, caller)
     return ledger.record(record_id, caller).to_json()
