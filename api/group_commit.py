@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ledger.errors import LedgerError, Unavailable
+from ledger.errors import Unavailable
 from ledger.log import MAX_BATCH, Ledger
 from ledger.store import Appended
 from ledger.submission import Submission
@@ -69,8 +69,9 @@ class GroupCommitter:
             raise Unavailable("the ledger is shutting down; submit again")
         future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
         self._waiting.append((submission, future))
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="tdsl-group-commit")
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.get_loop() is not loop:  # none running on this loop
+            self._task = loop.create_task(self._run(), name="tdsl-group-commit")
         return await future
 
     def open(self) -> None:
@@ -107,7 +108,7 @@ class GroupCommitter:
         for (_, f), outcome in zip(group, outcomes):
             if f.done():
                 continue
-            if isinstance(outcome, LedgerError):
+            if isinstance(outcome, Exception):
                 f.set_exception(outcome)
             else:
                 f.set_result(outcome)

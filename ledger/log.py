@@ -131,30 +131,32 @@ class Ledger:
         admission = BatchAdmission(self.store, self.log, self.domain, self.models, now or datetime.now(UTC), subs)
         return self.store.append(self.log.id, [self._admit(admission, i, sub) for i, sub in enumerate(subs)])
 
-    def submit_each(self, submissions: Sequence[Submission], *, now: datetime | None = None) -> list[Appended | LedgerError]:
+    def submit_each(self, submissions: Sequence[Submission], *, now: datetime | None = None) -> list[Appended | Exception]:
         """Admit each record on its own and append all admitted ones in one transaction
-        (group commit, ``ledger.group_commit``): the outcome of each, in order, is its
-        ``Appended`` or the ``LedgerError`` that refused it; one refusal never fails
-        another record. Every ``Appended`` is durable once this returns.
+        (group commit, ``api.group_commit``): the outcome of each, in order, is its
+        ``Appended`` or the error that refused it (a ``LedgerError``; any other exception
+        is a bug in admission, kept to that record); one refusal never fails another
+        record. Every ``Appended`` is durable once this returns.
 
         Each record is admitted as a batch of one would be (its errors name it as record
         0), seeing the records admitted before it in the group. If the store refuses the
         group as a whole (another writer changed a state admission relied on, or two
         records share an id), each record is submitted again on its own, in order, so the
-        refusal lands only on the record it concerns. An error that is not a
-        ``LedgerError`` (the database is down) is raised: then nothing was appended.
+        refusal lands only on the record it concerns. An error of the append that is not
+        a ``LedgerError`` (the database is down) is raised: then nothing of the group was
+        appended, unless it came during the record-by-record retry.
         """
         if len(submissions) > MAX_BATCH:
             raise InvalidRecord(f"a group holds at most {MAX_BATCH} records, got {len(submissions)}")
         subs = list(submissions)
         admission = BatchAdmission(self.store, self.log, self.domain, self.models, now or datetime.now(UTC), subs)
-        outcomes: list[Appended | LedgerError] = []
+        outcomes: list[Appended | Exception] = []
         admitted: list[tuple[int, NewEntry]] = []
         for i, sub in enumerate(subs):
             try:
                 admitted.append((i, self._admit(admission, 0, sub)))
                 outcomes.append(None)  # type: ignore[arg-type]  # filled in below
-            except LedgerError as e:
+            except Exception as e:  # noqa: BLE001 - this record's outcome, not its neighbours'
                 outcomes.append(e)
         try:
             appended = self.store.append(self.log.id, [entry for _, entry in admitted])

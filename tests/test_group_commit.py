@@ -39,7 +39,7 @@ from api import create_app
 from api.group_commit import GroupCommitter
 from api.schemas import submission_from_json
 from ledger.datadir import signed_submission
-from ledger.errors import Conflict, InvalidRecord, InvalidSignature, LedgerError, Unavailable
+from ledger.errors import Conflict, InvalidRecord, InvalidSignature, LedgerError, MalformedJSON, Unavailable
 from ledger.store import Appended
 
 REPO = Path(__file__).resolve().parents[1]
@@ -385,3 +385,19 @@ def test_several_server_processes_get_gap_free_indexes(tmp_path, database_url):
     assert sorted(ids) == sorted(f"s{k}-{i}" for k in range(3) for i in range(per_server))
     indexes = sorted(r.json()["leaf_index"] for per in answers for r in per)
     assert indexes == list(range(before, size))
+
+
+def test_a_payload_that_cannot_be_canonicalised_fails_only_its_record(tmp_path):
+    """A library caller's payload that JCS refuses (a float NaN, a set, a non-string key:
+    the JSON path never produces them) is that record's ``MalformedJSON``; its neighbours
+    in the group are appended. (``submit_each`` keeps any other exception to its record
+    too; nothing known raises one, so that branch is defensive and untested.)"""
+    world = make_world(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}")
+    ledger, key = world.ledger, world.provider_key
+    good = [signed_submission(ledger, key, kind="dataset", payload=dataset_payload(f"n{i}")) for i in range(2)]
+    odd = [replace(good[0], payload=p) for p in ({"title": float("nan")}, {"title": {1, 2}}, {1: 2})]
+    out = ledger.submit_each([good[0], *odd, good[1]])
+    assert isinstance(out[0], Appended) and isinstance(out[-1], Appended)
+    for refused in out[1:-1]:
+        assert isinstance(refused, MalformedJSON) and "cannot canonicalize" in str(refused)
+    assert ledger.tree_size() == out[-1].leaf_index + 1
