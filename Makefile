@@ -37,7 +37,7 @@ ifneq ($(wildcard package.json),)
 NPM_STAMP := node_modules/.install-stamp
 endif
 
-.PHONY: venv install install-run run test bench clean distclean
+.PHONY: venv install install-run compile run test bench clean distclean
 
 venv: install
 install: $(STAMP) $(NPM_STAMP)
@@ -60,14 +60,21 @@ $(NPM_STAMP): package.json $(wildcard package-lock.json)
 	npm ci --no-audit --no-fund
 	@mkdir -p $(@D) && touch $@
 
+# Byte-compile the package (only what changed since the last time). Python reads these
+# even where PYTHONDONTWRITEBYTECODE is set (this kind of machine sets it), which
+# otherwise compiles every module of the editable install at every start: `tdsl verify`
+# took 0.37 s instead of 0.26 s (scripts/bench/cli.py).
+compile: | $(VPY)
+	@$(VPY) -m compileall -q ledger api >/dev/null
+
 # The demo's operator keystore password: yours if set, else a fixed demo-only one.
-run: install-run
+run: install-run compile
 	TDSL_KEYSTORE_PASSWORD="$${TDSL_KEYSTORE_PASSWORD:-demo}" $(VENV)/bin/tdsl demo --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
-test: install
+test: install compile
 	$(VPY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests $(PYTEST_ARGS)
 
-bench: install
+bench: install compile
 	@shopt -s nullglob; scripts=(scripts/bench/[!_]*.py); \
 	if (( $${#scripts[@]} == 0 )); then echo "no benchmark scripts in scripts/bench/"; exit 0; fi; \
 	for script in "$${scripts[@]}"; do \
