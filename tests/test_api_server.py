@@ -6,15 +6,12 @@ chunked body really arrives in pieces and the limit is enforced while it streams
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
-from test_api_support import ApiEnv, make_api_env, to_json
+from test_api_support import ApiEnv, make_api_env, serving, to_json
 
 from api import create_app
 from ledger.verify import ChainRef, verify_receipt
@@ -22,30 +19,13 @@ from ledger.verify import ChainRef, verify_receipt
 LIMIT = 64 * 1024
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def served(tmp_path) -> Iterator[tuple[ApiEnv, str]]:
     with make_api_env(tmp_path / "data", max_body_bytes=LIMIT, seal_interval_seconds=0.2) as env:
-        port = _free_port()
         app = create_app(env.ledger, env.settings, start_sealer=True)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        try:
-            yield env, f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            thread.join(10)
-            assert not thread.is_alive()
+        with serving(app) as base:
+            yield env, base
         assert app.state.sealer.state == "stopped"
 
 

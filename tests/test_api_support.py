@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import threading
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,6 +96,34 @@ def _party(ledger: Ledger, operator_key: bytes, name: str, roles: list[str], leg
     address = address_of(key)
     register_participant(ledger, operator_key, address=address, name=name, legal_id=legal_id, roles=roles)
     return Party(name, key, address, ledger.issue_token(address, f"{name} (test)"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` under a real uvicorn server in a thread, on a free loopback port, lifespan
+    on; yields its base URL, and on exit stops it and checks the thread ended."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        assert not thread.is_alive(), "uvicorn did not stop"
 
 
 @contextmanager

@@ -20,10 +20,8 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -31,9 +29,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from ledger_fixtures import check_whole_tree, make_world
-from test_api_support import ApiEnv, dataset_payload, make_api_env, to_json
+from test_api_support import ApiEnv, dataset_payload, free_port, make_api_env, serving, to_json
 
 from api import create_app
 from api.group_commit import GroupCommitter
@@ -45,11 +42,6 @@ from ledger.store import Appended
 REPO = Path(__file__).resolve().parents[1]
 KILL_ROUNDS = int(os.environ.get("TDSL_TEST_GROUP_KILL_ROUNDS", "6"))
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _post_all(base: str, token: str, bodies: list[dict], concurrency: int) -> list[httpx.Response | Exception]:
@@ -72,20 +64,9 @@ async def _post_all(base: str, token: str, bodies: list[dict], concurrency: int)
 @pytest.fixture
 def served(tmp_path, database_url) -> Iterator[tuple[ApiEnv, str, object]]:
     with make_api_env(tmp_path / "data", database_url) as env:
-        port = _free_port()
         app = create_app(env.ledger, env.settings, start_sealer=False)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        try:
-            yield env, f"http://127.0.0.1:{port}", app
-        finally:
-            server.should_exit = True
-            thread.join(10)
+        with serving(app) as base:
+            yield env, base, app
 
 
 def test_concurrent_singles_are_grouped_and_each_gets_its_own_answer(served):
@@ -307,7 +288,7 @@ def test_sigkill_of_the_server_never_loses_an_acknowledged_single(tmp_path, data
     for round_no in range(KILL_ROUNDS):
         bodies = _bodies(world, f"k{round_no}", 3000)
         sent_all |= {b["envelope"]["id"] for b in bodies}
-        server = ServerProcess(world, _free_port())
+        server = ServerProcess(world, free_port())
         server.wait_up()
         acked: list[str] = []
 
@@ -360,7 +341,7 @@ def test_several_server_processes_get_gap_free_indexes(tmp_path, database_url):
     world = make_world(tmp_path, database_url)
     token = world.ledger.issue_token(world.provider, "writers")
     before = world.ledger.tree_size()
-    servers = [ServerProcess(world, _free_port()) for _ in range(3)]
+    servers = [ServerProcess(world, free_port()) for _ in range(3)]
     per_server = 400
     try:
         for s in servers:
