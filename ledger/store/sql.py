@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -256,6 +257,7 @@ class SQLStore(EffectsStore):
             conn = psycopg.connect(conninfo, autocommit=True, options="-c timezone=UTC -c default_transaction_read_only=on")
         with self._cache_lock:
             self._all_point_conns.append(conn)
+        weakref.finalize(self, conn.close)  # a store dropped without ``close`` still closes it
         return conn
 
     # -- logs ----------------------------------------------------------------------
