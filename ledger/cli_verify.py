@@ -1,8 +1,8 @@
 """``tdsl verify``: the offline check of a receipt, kept apart so that it starts fast.
 
-It imports only what verifying needs (``ledger.verify`` and what that uses); web3 and
-py-evm are imported only when a chain is given (``--rpc`` / ``--chain-db``), and the rest
-of the CLI (store, API, demo) never. ``tdsl`` imports a command's module only when that
+It imports only what verifying needs (``ledger.verify`` and what that uses); web3 only
+for ``--rpc``, and py-evm never: ``--chain-db`` reads the embedded chain's file directly
+(``ledger.chain.embedded_file``). The rest of the CLI (store, API, demo) is never imported. ``tdsl`` imports a command's module only when that
 command runs (``ledger.cli``).
 """
 
@@ -32,26 +32,22 @@ class _ChainReader:
         self.args, self.chain_id, self.contract = args, chain_id, contract
 
     def find_anchor(self, receipt: Receipt, checkpoint_root: bytes):
+        if self.args.chain_db is not None:  # read straight from the file: no web3, no py-evm
+            from ledger.chain.embedded_file import ChainFileAnchorReader
+
+            reader = ChainFileAnchorReader(self.args.chain_db, self.chain_id, self.contract, self.args.confirmations)
+            return reader.find_anchor(receipt, checkpoint_root)
         from web3 import Web3
 
         from ledger.chain.anchoring import RegistryAnchorReader
-        from ledger.chain.embedded import open_embedded_chain
         from ledger.chain.registry import Registry
 
-        close = lambda: None  # noqa: E731
-        try:
-            if self.args.rpc:
-                w3 = Web3(Web3.HTTPProvider(self.args.rpc, request_kwargs={"timeout": 30}))
-            else:
-                w3, backend = open_embedded_chain(self.args.chain_db, read_only=True)
-                close = backend.kv.close
-            if w3.eth.chain_id != self.chain_id:
-                raise VerificationError(f"the chain's id is {w3.eth.chain_id}, the log's is {self.chain_id}")
-            registry = Registry(w3, self.contract)
-            registry.verify_code()
-            return RegistryAnchorReader(registry, self.args.confirmations).find_anchor(receipt, checkpoint_root)
-        finally:
-            close()
+        w3 = Web3(Web3.HTTPProvider(self.args.rpc, request_kwargs={"timeout": 30}))
+        if w3.eth.chain_id != self.chain_id:
+            raise VerificationError(f"the chain's id is {w3.eth.chain_id}, the log's is {self.chain_id}")
+        registry = Registry(w3, self.contract)
+        registry.verify_code()
+        return RegistryAnchorReader(registry, self.args.confirmations).find_anchor(receipt, checkpoint_root)
 
 
 def _verifier_identity(args: argparse.Namespace) -> tuple[str, int, str] | None:

@@ -27,6 +27,7 @@ from ledger.checkpoint import NoteSigner
 from ledger.identity import Identity
 from ledger.config import Settings
 from ledger.eip712 import to_checksum_address
+from ledger.chain.embedded_file import EMBEDDED_CHAIN_ID
 from ledger.envelope import address_of, check_origin
 from ledger.errors import ConfigError, NotFound
 from ledger.log import Ledger
@@ -34,8 +35,6 @@ from ledger.store import SQLStore
 from ledger.store.effects import EFFECTS_VERSION
 from ledger.submission import Submission
 
-#: Chain id of the embedded py-evm chain (eth-tester's default).
-EMBEDDED_CHAIN_ID = 131277322940537
 
 KEYSTORE = "operator.keystore.json"
 NOTE_KEY = "note.key"

@@ -68,6 +68,32 @@ class AnchorReader(Protocol):
     def find_anchor(self, receipt: Receipt, checkpoint_root: bytes) -> FoundAnchor | None: ...
 
 
+def found_anchor(
+    *, tree_size: int, checkpoint_root: bytes, root: bytes, block_number: int, block_hash: str, latest: int,
+    finalized: int | None, min_confirmations: int,
+) -> FoundAnchor:
+    """The verifier's rule for the head a chain holds at ``tree_size`` (every reader applies it).
+
+    ``root`` and ``block_number`` are what ``rootAt`` returned, ``block_hash`` that block's
+    canonical hash, ``latest`` the chain's newest block and ``finalized`` its finalized one
+    (None where the chain has no such tag). Raises ``VerificationError`` when the root is not
+    the checkpoint's, or when fewer than ``min_confirmations`` blocks are on top.
+    """
+    if root != checkpoint_root:
+        raise VerificationError(
+            f"the chain anchors root {root.hex()} at size {tree_size}; the receipt's checkpoint says {checkpoint_root.hex()}"
+        )
+    confirmations = latest - block_number
+    if confirmations < min_confirmations:
+        raise VerificationError(
+            f"the anchor has {confirmations} confirmations, fewer than the {min_confirmations} required"
+        )
+    final = (finalized is not None and block_number <= finalized) or (
+        min_confirmations > 0 and confirmations >= min_confirmations
+    )
+    return FoundAnchor(block_number, block_hash, confirmations, final)
+
+
 @dataclass(frozen=True, slots=True)
 class ChainRef:
     """The log's chain identity as the verifier knows it, and optionally a way to read it."""

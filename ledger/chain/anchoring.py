@@ -21,7 +21,7 @@ from ledger.chain.registry import Registry, RegistryReverted, log_id
 from ledger.errors import AnchorError, VerificationError
 from ledger.log import Ledger
 from ledger.receipt import Receipt
-from ledger.verify import FoundAnchor
+from ledger.verify import FoundAnchor, found_anchor
 from ledger.store import StoredAnchor
 
 
@@ -94,21 +94,12 @@ class RegistryAnchorReader:
             latest = w3.eth.block_number
         except AnchorError as e:
             raise VerificationError(str(e)) from e  # verify_receipt names the record and the anchor
-        if on_chain.root != checkpoint_root:
-            raise VerificationError(
-                f"the chain anchors root {on_chain.root.hex()} at size {receipt.tree_size}; "
-                f"the receipt's checkpoint says {checkpoint_root.hex()}"
-            )
-        confirmations = latest - on_chain.block_number
-        if confirmations < self.min_confirmations:
-            raise VerificationError(
-                f"the anchor has {confirmations} confirmations, fewer than the {self.min_confirmations} required"
-            )
         try:
             finalized = w3.eth.get_block("finalized")["number"]
         except Exception:  # noqa: BLE001 - nodes without the tag answer with various errors
             finalized = None
-        final = (finalized is not None and on_chain.block_number <= finalized) or (
-            self.min_confirmations > 0 and confirmations >= self.min_confirmations
-        )
-        return FoundAnchor(on_chain.block_number, "0x" + bytes(block["hash"]).hex(), confirmations, final)
+        return found_anchor(
+            tree_size=receipt.tree_size, checkpoint_root=checkpoint_root, root=on_chain.root,
+            block_number=on_chain.block_number, block_hash="0x" + bytes(block["hash"]).hex(), latest=latest,
+            finalized=finalized, min_confirmations=self.min_confirmations,
+        )  # fmt: skip

@@ -29,9 +29,10 @@ from eth_tester.backends.pyevm.main import generate_genesis_state_for_keys, get_
 from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
 
+from ledger.chain.embedded_file import EMBEDDED_CHAIN_ID
 from ledger.errors import ConfigError
 
-EMBEDDED_CHAIN_ID = 131277322940537
+__all__ = ["EMBEDDED_CHAIN_ID", "PersistentPyEVMBackend", "SQLiteKV", "open_embedded_chain"]
 
 _HEAD_KEY = b"tdsl:initialised"
 

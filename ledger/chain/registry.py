@@ -7,7 +7,7 @@ and nothing is sent through the node's own accounts (``eth_sendTransaction``).
 
 The calls and their contract:
 
-``load_artifact()`` (from ``ledger.chain.rpc``)
+``load_artifact()`` (from ``ledger.chain.artifact``)
     The committed build ``contracts/build/AnchorRegistry.json`` (abi, creation bytecode,
     deployed bytecode). No chain access.
 ``log_id(origin)``
@@ -60,15 +60,8 @@ from eth_utils import is_address, to_checksum_address
 from web3 import Web3
 from web3.exceptions import TimeExhausted
 
-from ledger.chain.rpc import (
-    Artifact,
-    InvalidArgument,
-    RegistryReverted,
-    chain_call,
-    load_artifact,
-    revert_data_of,
-    reverted,
-)
+from ledger.chain.artifact import Artifact, load_artifact, log_id
+from ledger.chain.rpc import InvalidArgument, RegistryReverted, chain_call, revert_data_of, reverted
 from ledger.chain.transactions import suggest_fees
 from ledger.errors import AnchorError
 
@@ -136,13 +129,6 @@ class AnchorTx:
 
 
 # -- artifact and ids ----------------------------------------------------------------------
-
-
-def log_id(origin: str) -> bytes:
-    """The contract's log id of a log: ``SHA-256(origin)`` (DESIGN §4)."""
-    if not isinstance(origin, str):
-        raise TypeError(f"origin must be str, got {type(origin).__name__}")
-    return hashlib.sha256(origin.encode("utf-8")).digest()
 
 
 # -- argument checks ---------------------------------------------------------------------

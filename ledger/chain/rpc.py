@@ -1,11 +1,8 @@
-"""Talking to the registry's chain: the committed build, reverts decoded, failures typed.
+"""Talking to the registry's chain: reverts decoded, failures typed.
 
 No contract logic and no keys here; ``ledger.chain.registry`` (the contract client) and
 ``ledger.chain.transactions`` (one transaction's life) build on it.
 
-``load_artifact()``
-    The committed build ``contracts/build/AnchorRegistry.json`` (abi, creation bytecode,
-    deployed bytecode). No chain access.
 ``decode_revert(data)``
     ``(error name, values)`` of revert data, matched by 4-byte selector against the ABI's
     custom errors, ``Error(string)`` and ``Panic(uint256)``.
@@ -18,27 +15,22 @@ No contract logic and no keys here; ``ledger.chain.registry`` (the contract clie
 from __future__ import annotations
 
 import ast
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import eth_abi
 from eth_utils import keccak, to_checksum_address
 from web3.exceptions import ContractLogicError, Web3Exception
 
+from ledger.chain.artifact import hex_bytes, load_artifact
 from ledger.errors import AnchorError
 
 try:  # the embedded chain's own revert exception (eth-tester is a test dependency)
     from eth_tester.exceptions import TransactionFailed as _EthTesterFailed
 except ImportError:  # pragma: no cover - eth-tester absent
     _EthTesterFailed = None
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ARTIFACT_PATH = REPO_ROOT / "contracts" / "build" / "AnchorRegistry.json"
 
 _ERROR_STRING = keccak(text="Error(string)")[:4]
 _PANIC = keccak(text="Panic(uint256)")[:4]
@@ -73,38 +65,6 @@ class RegistryReverted(AnchorError):
         self.args_decoded = args_decoded
         self.data = data
         self.tx_hash = tx_hash
-
-
-# -- the committed build ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """The committed build of AnchorRegistry."""
-
-    abi: tuple[dict[str, Any], ...]
-    bytecode: bytes
-    deployed_bytecode: bytes
-
-
-
-def hex_bytes(value: str) -> bytes:
-    return bytes.fromhex(value.removeprefix("0x"))
-
-
-@cache
-def load_artifact() -> Artifact:
-    """The committed ABI and bytecode (``contracts/build/AnchorRegistry.json``)."""
-    try:
-        data = json.loads(ARTIFACT_PATH.read_text())
-        return Artifact(
-            abi=tuple(data["abi"]),
-            bytecode=hex_bytes(data["bytecode"]),
-            deployed_bytecode=hex_bytes(data["deployedBytecode"]),
-        )
-    except (OSError, ValueError, KeyError) as exc:
-        raise AnchorError(f"cannot read the AnchorRegistry build {ARTIFACT_PATH}: {exc}") from exc
-
 
 
 # -- revert decoding ---------------------------------------------------------------------

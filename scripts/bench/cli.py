@@ -8,8 +8,10 @@ median and the slowest are printed, with the targets of issue 8:
 - ``tdsl verify RECEIPT`` without chain access: ≤ 0.4 s;
 - ``tdsl verify RECEIPT --chain-db chain.db`` (the embedded chain, read-only): ≤ 1 s.
 
-Baselines in the same run: ``python -c pass`` (the interpreter alone), and
-``tdsl --help`` (the CLI's own imports). The receipt comes from a real data directory
+Baselines in the same run: ``python -c pass`` (the interpreter alone), ``tdsl --help``
+(the CLI's own imports), and the same ``--chain-db`` check the way ``tdsl verify`` did it
+before it read the file itself: web3 over py-evm (``open_embedded_chain`` read-only and
+``RegistryAnchorReader``), run as a script of its own. The receipt comes from a real data directory
 made with the CLI (``tdsl init``, ``participant add``, ``submit``, ``receipt``,
 ``anchor``, ``receipt``): the run without chain access checks the receipt taken before
 anchoring (a receipt that claims an anchor is refused without chain access), the
@@ -36,6 +38,28 @@ from _report import say, table  # the folder of this script is sys.path[0]
 
 ORIGIN = "bench.tds-ledger.example/log"
 TARGETS = {"verify, no chain": 0.4, "verify --chain-db": 1.0}
+
+
+# The --chain-db check as tdsl verify made it before ledger.chain.embedded_file: web3 over py-evm.
+PY_EVM_VERIFY = """
+import sys
+from pathlib import Path
+from ledger.chain.anchoring import RegistryAnchorReader
+from ledger.chain.embedded import open_embedded_chain
+from ledger.chain.registry import Registry
+from ledger.identity import Identity
+from ledger.receipt import Receipt
+from ledger.verify import ChainRef, check_receipt
+receipt, identity, chain_db, origin = sys.argv[1:]
+ident = Identity.from_file(Path(identity))
+w3, backend = open_embedded_chain(Path(chain_db), read_only=True)
+registry = Registry(w3, ident.contract)
+registry.verify_code()
+chain = ChainRef(ident.chain_id, ident.contract, RegistryAnchorReader(registry))
+print("anchor:", check_receipt(Receipt.from_json(Path(receipt).read_bytes()), origin=origin, chain=chain,
+                               note_key=ident.note_key))
+backend.kv.close()
+"""
 
 
 def tdsl() -> str:
@@ -105,6 +129,8 @@ def main() -> int:
             ("tdsl --help (baseline)", [tdsl(), "--help"], "usage"),
             ("verify, no chain", [*verify, str(unanchored)], "valid: record ds-1"),
             ("verify --chain-db", [*verify, str(anchored), "--chain-db", str(chain_db)], "(anchor: final)"),
+            ("the same via web3 + py-evm (before)",
+             [sys.executable, "-c", PY_EVM_VERIFY, str(anchored), str(identity), str(chain_db), ORIGIN], "anchor: final"),
         ]
         rows = []
         base = None
