@@ -824,13 +824,15 @@ class SQLStore(EffectsStore):
 
     def token(self, token_hash: bytes) -> tuple[int, TokenInfo] | None:
         r = self._point_read(
-            "SELECT log, address, label, created_at, revoked_at, expires_at FROM api_tokens WHERE token_hash = ?",
+            "SELECT t.log, t.address, t.label, t.created_at, t.revoked_at, t.expires_at, p.roles FROM api_tokens t "
+            "LEFT JOIN participants p ON p.log = t.log AND p.address = t.address WHERE t.token_hash = ?",
             (token_hash,),
         )
         if r is None:
             return None
-        log, address, label, created, revoked, expires = r
-        return log, TokenInfo(address, label, _utc(created), _utc(revoked), _utc(expires))
+        log, address, label, created, revoked, expires, roles = r
+        holder_roles = None if roles is None else frozenset(filter(None, roles.split(",")))
+        return log, TokenInfo(address, label, _utc(created), _utc(revoked), _utc(expires), holder_roles)
 
     def revoke_token(self, token_hash: bytes) -> None:
         with self._write() as conn:

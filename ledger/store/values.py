@@ -118,6 +118,9 @@ class TokenInfo:
     created_at: datetime
     revoked_at: datetime | None
     expires_at: datetime | None = None  # None: until revoked
+    #: The holder's roles as a participant of the token's log, read with the token in one
+    #: statement (a request authenticates in one round trip); None: not a participant.
+    holder_roles: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
