@@ -5,6 +5,11 @@ problem+json (``api.errors``). The lifespan starts the background sealer
 (``ledger.sealer``) when ``start_sealer`` and stops it on shutdown; single submissions
 go through one ``GroupCommitter`` (``api.group_commit``), closed on shutdown after it
 has committed what it was handed.
+
+``app_from_environment()`` is the factory each worker process of ``tdsl serve --workers N``
+calls (uvicorn's ``factory=True``): it opens the data directory of ``TDSL_DATA_DIR`` (and
+the rest of the ``TDSL_*`` settings) itself. Every worker starts a sealer; the one that
+holds the log's sealer lock seals and anchors, the others stand by (``ledger.sealer``).
 """
 
 from __future__ import annotations
@@ -26,8 +31,11 @@ from api.openapi import openapi_document
 from api.errors import TYPE_PREFIX, install_error_handlers, problem
 from api.routers import health, log, participants, records, tlog
 from ledger.sealer import Sealer
-from ledger.chain.access import ChainAccess
+from collections.abc import Callable
+
+from ledger.chain.access import ChainAccess, serving_chain
 from ledger.config import Settings
+from ledger.datadir import open_data_dir
 from ledger.log import Ledger
 
 DESCRIPTION = """\
@@ -91,13 +99,15 @@ def route_methods(mounted: list[tuple[str, APIRouter]]) -> list[tuple[re.Pattern
 
 
 def create_app(
-    ledger: Ledger, settings: Settings, *, start_sealer: bool = True, chain: ChainAccess | None = None
+    ledger: Ledger, settings: Settings, *, start_sealer: bool = True, chain: ChainAccess | None = None,
+    open_chain: Callable[[], ChainAccess] | None = None,
 ) -> FastAPI:
-    """The HTTP API over ``ledger``; a background sealer (and anchorer, given ``chain``) runs
-    while the app does, if asked."""
+    """The HTTP API over ``ledger``; a background sealer (and anchorer, given ``chain``, or
+    ``open_chain`` to open it while the sealer holds the log's lock) runs while the app
+    does, if asked."""
     sealer = Sealer(
         ledger, every_entries=settings.seal_every_entries, interval_seconds=settings.seal_interval_seconds,
-        chain=chain, confirmations=settings.confirmations,
+        chain=chain, confirmations=settings.confirmations, open_chain=open_chain,
     )
 
     @asynccontextmanager
@@ -142,3 +152,11 @@ def create_app(
     app.openapi = lambda: openapi_document(app, mounted)  # type: ignore[method-assign]
     pact.install_error_handlers(app)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker of ``tdsl serve --workers N``, from the ``TDSL_*`` environment."""
+    settings = Settings()
+    ledger = open_data_dir(settings)
+    chain = serving_chain(settings, chain_id=ledger.log.chain_id, contract=ledger.log.contract)
+    return create_app(ledger, settings, start_sealer=True, open_chain=chain.open)

@@ -42,6 +42,16 @@ def _data_dir(p: argparse.ArgumentParser, *, help: str = "data directory (defaul
     p.add_argument("--data-dir", type=Path, default=None, metavar="DIR", help=help)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 64, got {text!r}")
+    return value
+
+
 def _server(p: argparse.ArgumentParser, *, port: int = 8000) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=int, default=port, help="port to listen on (default: %(default)s)")
@@ -78,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve the HTTP API of a data directory")
     _server(p)
+    p.add_argument(
+        "--workers", type=_positive, default=1, metavar="N",
+        help="server processes sharing the port (default 1); one of them seals and anchors, the others stand by",
+    )  # fmt: skip
     _data_dir(p)
     p.set_defaults(func=_lazy("cmd_serve"))
 

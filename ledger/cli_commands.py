@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -33,7 +34,7 @@ from ledger.demo import (
     new_private_key,
     read_key_file,
 )
-from ledger.chain.access import ChainAccess, deploy_rpc, embedded_chain_path, open_chain, rpc_chain_id
+from ledger.chain.access import deploy_rpc, embedded_chain_path, open_chain, rpc_chain_id, serving_chain
 from ledger.chain.anchorer import anchorer_for
 from ledger.envelope import Domain, address_of
 from ledger.cli_verify import UsageError
@@ -91,34 +92,29 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(ledger: Ledger, settings: Settings, host: str, port: int) -> int:
+def _serve(ledger: Ledger, settings: Settings, host: str, port: int, workers: int = 1) -> int:
     try:
         from api.app import create_app
     except ImportError as e:
         raise ConfigError(f"the HTTP API cannot be loaded (package api): {e}") from e
     import uvicorn
 
-    chain = _chain_for_serving(ledger, settings)
-    app = create_app(ledger, settings, start_sealer=True, chain=chain)
-    if chain is not None:
-        _out(f"anchoring on chain {ledger.log.chain_id} at {ledger.log.contract}")
+    chain = serving_chain(settings, chain_id=ledger.log.chain_id, contract=ledger.log.contract)
+    if chain.open is not None:
+        chain.open().close()  # at start, not in a sealer's log: a wrong chain id, a look-alike contract, a chain in use
+    _out(chain.note)
     url = _base_url(host, port)
-    _out(f"serving log {ledger.origin} at {url}/v1  (API docs: {url}/docs)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    _out(f"serving log {ledger.origin} at {url}/v1  (API docs: {url}/docs)" + (f" with {workers} workers" if workers > 1 else ""))
+    if workers == 1:
+        app = create_app(ledger, settings, start_sealer=True, open_chain=chain.open)
+        uvicorn.run(app, host=host, port=port, log_level="info")
+        return 0
+    # Each worker is a process of its own that opens the data directory from the TDSL_*
+    # environment (api.app.app_from_environment); --data-dir reaches them through it.
+    ledger.store.close()
+    os.environ["TDSL_DATA_DIR"] = str(settings.data_dir.resolve())
+    uvicorn.run("api.app:app_from_environment", factory=True, workers=workers, host=host, port=port, log_level="info")
     return 0
-
-
-def _chain_for_serving(ledger: Ledger, settings: Settings) -> ChainAccess | None:
-    """The chain the server anchors on: embedded if the data directory has one, or TDSL_RPC_URL."""
-    if not settings.rpc_url and not embedded_chain_path(settings).exists():
-        _out("no anchor chain configured (no embedded chain, no TDSL_RPC_URL): sealing without anchoring")
-        return None
-    try:
-        key = load_operator_key(settings)
-    except ConfigError as e:
-        _out(f"WARNING: sealing without anchoring: {e}")
-        return None
-    return open_chain(settings, chain_id=ledger.log.chain_id, contract=ledger.log.contract, operator_key=key)
 
 
 def cmd_chain_deploy(args: argparse.Namespace) -> int:
@@ -158,7 +154,7 @@ def cmd_anchor(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    return _serve(open_data_dir(settings), settings, args.host, args.port)
+    return _serve(open_data_dir(settings), settings, args.host, args.port, args.workers)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

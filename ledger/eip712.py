@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from eth_hash.backends.pycryptodome import keccak256 as _keccak256
 
@@ -91,6 +92,13 @@ def to_checksum_address(address: bytes | str) -> str:
         lower = address.hex()
     else:
         raise TypeError(f"address: expected bytes or str, got {type(address).__name__}")
+    return _checksummed(lower)
+
+
+@lru_cache(maxsize=16384)
+def _checksummed(lower: str) -> str:
+    """EIP-55 of 40 lower-case hex digits; cached, as a log sees the same authors again and
+    again (a keccak and a 40-character join per record otherwise)."""
     nibbles = keccak256(lower.encode("ascii")).hex()
     return "0x" + "".join(c.upper() if n >= "8" else c for c, n in zip(lower, nibbles))
 

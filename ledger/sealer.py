@@ -14,13 +14,16 @@ sealer lock (``SQLStore.try_lock_sealer``: a PostgreSQL advisory lock, or a lock
 beside the SQLite database). API replicas can all start a sealer: one runs, the others
 stand by (``state`` "standby", healthy) and take over within ``standby_poll_seconds`` when
 the holder dies or loses its database session. Two anchorers never race on the operator's
-nonce.
+nonce. Given ``open_chain`` rather than an open ``chain``, the sealer opens the chain when
+it takes the lock and closes it when it lets the lock go, so replicas on one machine
+(``tdsl serve --workers N``) can share an embedded chain that only one process may open.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from ledger.chain.access import ChainAccess
@@ -38,10 +41,13 @@ class Sealer:
     def __init__(
         self, ledger: Ledger, *, every_entries: int, interval_seconds: float, poll_seconds: float = 0.2,
         max_backoff_seconds: float = 30.0, chain: ChainAccess | None = None, confirmations: int = 12,
-        standby_poll_seconds: float = 2.0,
+        standby_poll_seconds: float = 2.0, open_chain: Callable[[], ChainAccess] | None = None,
     ):
         self.ledger = ledger
         self.chain = chain  # when set, each new checkpoint is anchored after it is sealed
+        # Or opened when the lock is taken and closed when it is let go: an embedded chain can
+        # be open in one process only, and only the lock holder anchors (``tdsl serve --workers``).
+        self.open_chain = open_chain
         self.confirmations = confirmations
         self.every_entries = every_entries
         self.interval = timedelta(seconds=interval_seconds)
@@ -103,11 +109,26 @@ class Sealer:
                 self.state, self.detail = "standby", "another process runs the sealer and anchorer of this log"
                 self._stop.wait(self.standby_poll_seconds)
                 continue
-            failures = 0
             with lock:
+                opened = None
+                if self.chain is None and self.open_chain is not None:
+                    try:
+                        opened = self.chain = self.open_chain()
+                    except Exception as e:  # noqa: BLE001 - the chain is unreachable or in use: retried with backoff
+                        failures += 1
+                        self.detail = f"cannot open the anchor chain: {type(e).__name__}: {e}"
+                        log.warning("cannot open the anchor chain (%d in a row): %s", failures, e)
+                        self._stop.wait(min(self.poll_seconds * 2**failures, self.max_backoff_seconds))
+                        continue
+                failures = 0
                 self.state, self.detail = "running", None
                 self._anchorer = None  # rebuilt from the rows: another process may have anchored meanwhile
-                self._seal_while_held(lock)
+                try:
+                    self._seal_while_held(lock)
+                finally:
+                    if opened is not None:
+                        self.chain = None
+                        opened.close()
             if self.state == "halted":
                 return
 

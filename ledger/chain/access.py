@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ledger.config import Settings
+from ledger.datadir import load_operator_key
 from ledger.errors import ConfigError
 
 CHAIN_DB = "chain.db"
@@ -149,3 +151,26 @@ def open_chain(settings: Settings, *, chain_id: int, contract: str, operator_key
         registry, account, final, close, stuck_seconds=settings.anchor_stuck_seconds,
         max_fee_per_gas=int(settings.anchor_max_fee_gwei * 10**9),
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ServingChain:
+    """How a server anchors: ``open`` is what its sealer calls when it takes the log's lock
+    (None: it seals without anchoring), ``note`` what the operator is told at start."""
+
+    open: Callable[[], ChainAccess] | None
+    note: str
+
+
+def serving_chain(settings: Settings, *, chain_id: int, contract: str) -> ServingChain:
+    """The chain a server of this data directory anchors on: the embedded one if the
+    directory has it, else ``TDSL_RPC_URL``; none without either, or without the operator
+    key (loaded here, once per process, so that a wrong password shows at start)."""
+    if not settings.rpc_url and not embedded_chain_path(settings).exists():
+        return ServingChain(None, "no anchor chain configured (no embedded chain, no TDSL_RPC_URL): sealing without anchoring")
+    try:
+        key = load_operator_key(settings)
+    except ConfigError as e:
+        return ServingChain(None, f"WARNING: sealing without anchoring: {e}")
+    opener = partial(open_chain, settings, chain_id=chain_id, contract=contract, operator_key=key)
+    return ServingChain(opener, f"anchoring on chain {chain_id} at {contract}")

@@ -19,7 +19,10 @@ What is measured (each a figure and a ratio against a baseline measured in the s
   flight, from a load generator in a process of its own (``_load.py``: keep-alive
   connections, bodies built before timing), against the same server with group commit
   off (``TDSL_GROUP_COMMIT=false``: every request its own transaction), in the same run.
-  Latency percentiles are per request, as the client saw them.
+  Latency percentiles are per request, as the client saw them. With ``--single-workers
+  N`` also against ``tdsl serve --workers N`` (uvicorn worker processes sharing the port,
+  one sealer among them; ``api.app.app_from_environment``); a server's CPU is then that
+  of all its processes.
 - **breakdown** — microseconds per record of each admission step, timed in isolation
   (no profiler), plus the cost of faster equivalents where one exists.
 - **profile** — cProfile of ``Ledger.submit`` and of the HTTP handler's work, grouped.
@@ -58,7 +61,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 # The server process of --baseline-rev serves that worktree's code (see serve_main).
-CODE = Path(sys.argv[7]) if __name__ == "__main__" and sys.argv[1:2] == ["--serve"] and len(sys.argv) > 7 else REPO
+CODE = Path(sys.argv[8]) if __name__ == "__main__" and sys.argv[1:2] == ["--serve"] and len(sys.argv) > 8 else REPO
 if str(CODE) not in sys.path:
     sys.path.insert(0, str(CODE))
 
@@ -259,16 +262,25 @@ def free_port() -> int:
 
 
 def serve_main(argv: Sequence[str]) -> None:
-    """The server process: ``ingest.py --serve DATA_DIR DATABASE_URL PORT SEALER GROUP_COMMIT [CODE_DIR]``.
+    """The server process: ``ingest.py --serve DATA_DIR DATABASE_URL PORT SEALER GROUP_COMMIT WORKERS [CODE_DIR]``.
 
     CODE_DIR: serve the ledger code of that checkout (a worktree of ``--baseline-rev``)
     instead of this one; settings it does not know (group commit) are ignored there.
+    WORKERS > 1: ``tdsl serve --workers``'s way, each worker process opening the data
+    directory from the ``TDSL_*`` environment (its sealer seals nothing in the run: the
+    interval and entry count are set out of reach, as SEALER 0 does for one process).
     """
     import uvicorn
 
+    data_dir, url, port, sealer, group_commit, workers = argv[:6]
+    if int(workers) > 1:
+        os.environ.update(TDSL_DATA_DIR=data_dir, TDSL_DATABASE_URL=url, TDSL_GROUP_COMMIT=group_commit,
+                          TDSL_SEAL_INTERVAL_SECONDS="86400", TDSL_SEAL_EVERY_ENTRIES="100000000")  # fmt: skip
+        uvicorn.run("api.app:app_from_environment", factory=True, workers=int(workers), host="127.0.0.1",
+                    port=int(port), log_level="warning", access_log=False)  # fmt: skip
+        return
     from api.app import create_app
 
-    data_dir, url, port, sealer, group_commit = argv[:5]
     settings = Settings(data_dir=Path(data_dir), database_url=url, group_commit=group_commit == "1")
     ledger = open_data_dir(settings)
     app = create_app(ledger, settings, start_sealer=sealer == "1")
@@ -276,14 +288,14 @@ def serve_main(argv: Sequence[str]) -> None:
 
 
 @contextmanager
-def server(settings: Settings, sealer: bool, *, group_commit: bool = True, code: Path | None = None):
+def server(settings: Settings, sealer: bool, *, group_commit: bool = True, code: Path | None = None, workers: int = 1):
     """A server process on a free port; ``code``: a checkout to serve instead of this one."""
     import httpx
 
     port = free_port()
     cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", str(settings.data_dir),
            settings.resolved_database_url(), str(port), "1" if sealer else "0", "1" if group_commit else "0",
-           *([str(code)] if code is not None else [])]  # fmt: skip
+           str(workers), *([str(code)] if code is not None else [])]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("TDSL_")}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -311,12 +323,15 @@ def server(settings: Settings, sealer: bool, *, group_commit: bool = True, code:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (all its threads), from /proc."""
+    """User + system CPU seconds so far of a process and its live descendants (all their
+    threads; worker processes of a multi-worker server), from /proc."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(c)) for c in children)
 
 
 def run_http(base: str, pid: int, token: str, subs: Sequence[Submission], batch: int, threads: int) -> tuple[float, float, float]:
@@ -427,21 +442,25 @@ def check_size(settings: Settings, expected: int) -> None:
 
 
 def single_rows(backends: Backends, keys: Keys, pool: Sequence[Submission], http_backends: Sequence[str], n: int,
-                concurrency: int, repeat: int, tmp: Path, codes: Sequence[tuple[str, Path | None]]) -> None:  # fmt: skip
+                concurrency: int, repeat: int, tmp: Path, codes: Sequence[tuple[str, Path | None]],
+                workers: Sequence[int] = ()) -> None:  # fmt: skip
     """Single ``POST /v1/records``, ``concurrency`` in flight: group commit on (the server's
     default) against off (each request its own transaction) in the same server code, and
-    against the ``--baseline-rev`` code if given; the same run."""
+    against the ``--baseline-rev`` code if given (with group commit on, which code from before
+    group commit ignores); the same run."""
     rows = []
     for backend in http_backends:
-        configs = [(label, code, False) for label, code in codes if code is not None]
-        configs += [("group commit off", None, False), ("group commit on", None, True)]
+        # The baseline code runs with group commit on; code from before it ignores the setting.
+        configs = [(label, code, True, 1) for label, code in codes if code is not None]
+        configs += [("group commit off", None, False, 1), ("group commit on", None, True, 1)]
+        configs += [(f"on, {w} workers", None, True, w) for w in workers if w > 1]
         runs: list[tuple[str, SingleRun]] = []
-        for label, code, grouped in configs:
+        for label, code, grouped, procs in configs:
             ledger, settings, token = make_world(backends, backend, keys)
             ledger.store.close()
             best: SingleRun | None = None
             start = 0
-            with server(settings, False, group_commit=grouped, code=code) as (base, pid):
+            with server(settings, False, group_commit=grouped, code=code, workers=procs) as (base, pid):
                 for _ in range(repeat):
                     r = run_single(base, pid, token, pool[start : start + n], concurrency, tmp)
                     start += n
@@ -452,15 +471,18 @@ def single_rows(backends: Backends, keys: Keys, pool: Sequence[Submission], http
             assert best is not None
             runs.append((label, best))
         first = runs[0][1]
-        on = runs[-1][1]
         target = TARGET_SINGLE[backend]
-        verdict = f"≥ {target:,}/s: {'met' if on.rate >= target else 'MISSED'}"
-        if backend == "sqlite":
-            verdict += f"; p99 ≤ {TARGET_SINGLE_P99 * 1e3:.0f} ms: {'met' if on.p99 <= TARGET_SINGLE_P99 else 'MISSED'}"
+
+        def verdict(r: SingleRun) -> str:
+            text = f"≥ {target:,}/s: {'met' if r.rate >= target else 'MISSED'}"
+            if backend == "sqlite":
+                text += f"; p99 ≤ {TARGET_SINGLE_P99 * 1e3:.0f} ms: {'met' if r.p99 <= TARGET_SINGLE_P99 else 'MISSED'}"
+            return text
+
         for label, r in runs:
             rows.append((backend, label, fmt_rate(r.rate), f"{r.rate / first.rate:.2f}", f"{r.p50 * 1e3:.0f}",
                          f"{r.p95 * 1e3:.0f}", f"{r.p99 * 1e3:.0f}", fmt_rate(r.server_cpu),
-                         verdict if r is on else ""))  # fmt: skip
+                         verdict(r) if label.startswith(("group commit on", "on,")) else ""))  # fmt: skip
     say()
     say(f"Single POST /v1/records, {n:,} records, {concurrency} in flight, best of {repeat} (by rate): records/s (wall clock),")
     say("latency from the load generator (a process of its own), records per CPU second of the server process;")
@@ -693,6 +715,9 @@ def main() -> int:
     p.add_argument("--no-http", action="store_true", help="skip the HTTP measurements")
     p.add_argument("--single", type=int, help="records per single-POST measurement (default 2000; quick 300)")
     p.add_argument("--single-concurrency", type=int, default=50, help="single POSTs in flight (default %(default)s)")
+    p.add_argument("--single-workers", default="2",
+                   help="also serve the single POSTs with these worker counts (tdsl serve --workers), comma-separated; "
+                        "'' for none (default %(default)s; quick: none)")  # fmt: skip
     p.add_argument("--no-single", action="store_true", help="skip the single-POST (group commit) measurements")
     p.add_argument("--baseline-rev", help="also serve the HTTP runs from a git worktree of this commit (the code before a change)")
     p.add_argument("--no-profile", action="store_true", help="skip breakdown and cProfile (quick skips them)")
@@ -809,7 +834,8 @@ def main() -> int:
             say()
 
         if do_single and http_backends:
-            single_rows(backends, keys, pool, http_backends, single_n, a.single_concurrency, repeat, tmp, codes)
+            workers = [] if a.quick else [int(w) for w in a.single_workers.split(",") if w.strip()]
+            single_rows(backends, keys, pool, http_backends, single_n, a.single_concurrency, repeat, tmp, codes, workers)
 
         if growth_n:
             steps = 5
