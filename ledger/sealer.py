@@ -48,6 +48,7 @@ class Sealer:
         # Or opened when the lock is taken and closed when it is let go: an embedded chain can
         # be open in one process only, and only the lock holder anchors (``tdsl serve --workers``).
         self.open_chain = open_chain
+        self._opened: ChainAccess | None = None  # the chain this sealer opened, closed with the lock
         self.confirmations = confirmations
         self.every_entries = every_entries
         self.interval = timedelta(seconds=interval_seconds)
@@ -109,25 +110,15 @@ class Sealer:
                 self.state, self.detail = "standby", "another process runs the sealer and anchorer of this log"
                 self._stop.wait(self.standby_poll_seconds)
                 continue
+            failures = 0
             with lock:
-                opened = None
-                if self.chain is None and self.open_chain is not None:
-                    try:
-                        opened = self.chain = self.open_chain()
-                    except Exception as e:  # noqa: BLE001 - the chain is unreachable or in use: retried with backoff
-                        failures += 1
-                        self.detail = f"cannot open the anchor chain: {type(e).__name__}: {e}"
-                        log.warning("cannot open the anchor chain (%d in a row): %s", failures, e)
-                        self._stop.wait(min(self.poll_seconds * 2**failures, self.max_backoff_seconds))
-                        continue
-                failures = 0
                 self.state, self.detail = "running", None
                 self._anchorer = None  # rebuilt from the rows: another process may have anchored meanwhile
                 try:
                     self._seal_while_held(lock)
                 finally:
-                    if opened is not None:
-                        self.chain = None
+                    if self._opened is not None:  # let the next lock holder open it
+                        self.chain, opened, self._opened = None, self._opened, None
                         opened.close()
             if self.state == "halted":
                 return
@@ -154,6 +145,13 @@ class Sealer:
                 if self.due():
                     cp = self.ledger.seal()
                     log.info("sealed checkpoint of tree size %d", cp.tree_size)
+                if self.chain is None and self.open_chain is not None:
+                    # Opened after sealing, so that a chain that cannot be opened (a node
+                    # down) delays anchoring only: checkpoints are still sealed meanwhile.
+                    try:
+                        self.chain = self._opened = self.open_chain()
+                    except Exception as e:  # noqa: BLE001 - a node down, the chain file in use: retried
+                        raise AnchorError(f"cannot open the anchor chain: {type(e).__name__}: {e}") from e
                 if self.chain is not None and self.chain.account is not None:
                     if self._anchorer is None:
                         self._anchorer = anchorer_for(self.ledger, self.chain)

@@ -192,3 +192,39 @@ def test_workers_must_be_a_small_positive_number(tmp_path: Path) -> None:
         done = subprocess.run([TDSL, "serve", "--workers", bad, "--data-dir", str(tmp_path)],
                               capture_output=True, text=True, timeout=60)  # fmt: skip
         assert done.returncode == 2 and "--workers" in done.stderr, done.stderr
+
+
+def test_a_chain_that_cannot_be_opened_delays_anchoring_not_sealing(tmp_path: Path) -> None:
+    """The sealer opens the chain after it seals: while another process holds the embedded
+    chain (as ``tdsl anchor`` does for a moment), checkpoints are still sealed; once the
+    chain is free it is opened and they are anchored; stopping closes it again."""
+    from ledger.chain.access import serving_chain
+    from ledger.chain.embedded import open_embedded_chain
+    from ledger.sealer import Sealer
+
+    operator_key = os.urandom(32)
+    settings = Settings(data_dir=tmp_path / "data", operator_key=operator_key.hex())
+    ledger, _ = init_data_dir(settings, origin=ORIGIN, deploy_embedded=True)
+    key = os.urandom(32)
+    register_participant(ledger, operator_key, address=address_of(key), name="Supplier",
+                         legal_id=("LEI", "5493001KJTIIGC8Y1R12"), roles=["provider"])  # fmt: skip
+    chain = serving_chain(settings, chain_id=ledger.log.chain_id, contract=ledger.log.contract)
+    assert chain.open is not None
+    _, held = open_embedded_chain(settings.data_dir / "chain.db")  # another process's hold, as far as the lock goes
+    sealer = Sealer(ledger, every_entries=1, interval_seconds=0.1, poll_seconds=0.05, max_backoff_seconds=0.2,
+                    open_chain=chain.open)  # fmt: skip
+    sealer.start()
+    try:
+        ledger.submit([signed_submission(ledger, key, kind="dataset", payload=dataset_payload("while held"))])
+        size = ledger.store.tree_size(ledger.log.id)
+        latest = lambda: ledger.store.latest_checkpoint(ledger.log.id)  # noqa: E731
+        _wait("a checkpoint sealed without the chain", lambda: latest() is not None and latest().tree_size == size)
+        _wait("the open failure reported", lambda: "cannot open the anchor chain" in (sealer.detail or ""))
+        assert sealer.state == "running" and ledger.anchors() == []
+        held.kv.close()
+        _wait("the checkpoint anchored", lambda: any(a.tree_size == size and a.status == "final" for a in ledger.anchors()))
+    finally:
+        sealer.stop()
+    _, again = open_embedded_chain(settings.data_dir / "chain.db")  # the sealer let go of it
+    again.kv.close()
+    ledger.store.close()
