@@ -30,6 +30,7 @@ from api.group_commit import GroupCommitter
 from api.openapi import openapi_document
 from api.errors import TYPE_PREFIX, install_error_handlers, problem
 from api.routers import health, log, participants, records, tlog
+from ledger import formats
 from ledger.sealer import Sealer
 from collections.abc import Callable
 
@@ -66,7 +67,6 @@ class GZipExceptHashTiles:
             await self.gzip(scope, receive, send)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class RefuseControlCharacters:
@@ -80,7 +80,7 @@ class RefuseControlCharacters:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _CONTROL.search(scope.get("path", "")):
+        if scope["type"] == "http" and formats.CONTROL_CHARACTER.search(scope.get("path", "")):
             response = problem(400, "the request path contains a control character", type_=TYPE_PREFIX + "malformed-input")
             await response(scope, receive, send)
             return

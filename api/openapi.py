@@ -1,7 +1,7 @@
 """The OpenAPI document as the contract: what FastAPI generates, made true of the server.
 
 FastAPI documents the 2xx answers and a 422 ``HTTPValidationError`` on every route with
-parameters, and marks the bearer scheme required wherever the token is read. The server
+parameters; the bearer scheme is not a FastAPI dependency (``api.deps.BEARER_SCHEME``). The server
 answers otherwise (issue 8: schemathesis found 33 mismatches), so ``openapi_document``
 rewrites each operation from facts about its route:
 
@@ -135,6 +135,7 @@ def openapi_document(app: FastAPI, mounted: Sequence[tuple[str, APIRouter]]) -> 
             responses.setdefault(str(status), _problem(status))
         required = deps.get_caller in calls or deps.get_operator in calls
         op["security"] = [{"HTTPBearer": []}] if required else [{}, {"HTTPBearer": []}]
+        doc.setdefault("components", {}).setdefault("securitySchemes", {})["HTTPBearer"] = deps.BEARER_SCHEME
         if (method, path) in (("POST", "/v1/records"),):
             for status in ("200", "201"):
                 if status in responses:

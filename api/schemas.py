@@ -20,7 +20,7 @@ from ledger.errors import LedgerError, MalformedEnvelope, MalformedInput
 from ledger.log import MAX_BATCH
 from ledger.submission import Submission
 
-HEX32 = "^[0-9a-f]{64}$"
+HEX32 = formats.anchored(formats.HEX32)
 
 ENVELOPE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -30,16 +30,16 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
     "properties": {
         "v": {"const": 1},
         "log": {"type": "string", "description": "the log's origin"},
-        "kind": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$", "examples": ["dataset"]},
-        "id": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
-        "author": {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$", "description": "EIP-55 address"},
+        "kind": {"type": "string", "pattern": formats.anchored(formats.KIND), "examples": ["dataset"]},
+        "id": {"type": "string", "pattern": formats.anchored(formats.RECORD_ID)},
+        "author": {"type": "string", "pattern": formats.anchored(formats.ADDRESS), "description": "EIP-55 address"},
         "issued_at": {"type": "string", "examples": ["2026-11-27T10:00:00Z"]},
-        "commitment": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"},
+        "commitment": {"type": "string", "pattern": formats.anchored(formats.COMMITMENT)},
         "parents": {
             "type": "array", "maxItems": 256, "uniqueItems": True, "items": {"type": "string", "pattern": HEX32},
             "description": "leaf hashes of earlier entries this record derives from",
         },
-        "sig": {"type": "string", "pattern": "^0x[0-9a-f]{130}$", "description": "r ‖ s ‖ v, 65 bytes"},
+        "sig": {"type": "string", "pattern": formats.anchored(formats.SIGNATURE), "description": "r ‖ s ‖ v, 65 bytes"},
     },
 }
 
@@ -67,7 +67,7 @@ TOKEN_REQUEST_SCHEMA: dict[str, Any] = {
     "required": ["address"],
     "additionalProperties": False,
     "properties": {
-        "address": {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$", "description": "a registered participant"},
+        "address": {"type": "string", "pattern": formats.anchored(formats.ADDRESS), "description": "a registered participant"},
         "label": {"type": "string", "maxLength": 200},
     },
 }
@@ -86,7 +86,7 @@ DISCLOSE_SCHEMA: dict[str, Any] = {
     "properties": {
         "grantees": {
             "type": "array", "minItems": 1, "maxItems": 100, "uniqueItems": True,
-            "items": {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"},
+            "items": {"type": "string", "pattern": formats.anchored(formats.ADDRESS)},
             "description": "registered participants (EIP-55 addresses) who may read the payload",
         },
     },

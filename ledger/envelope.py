@@ -146,7 +146,7 @@ def _check_record(
 ) -> None:  # fmt: skip
     """Check every signed field's type and format; raise MalformedEnvelope naming it."""
     _check_str("log", log, _LOG, "an origin of 1..255 printable ASCII characters without space or '+'")
-    _check_str("kind", kind, _KIND, "^[a-z][a-z0-9_]{0,31}$")
+    _check_str("kind", kind, _KIND, formats.anchored(formats.KIND))
     _check_str("id", id, _ID, "1..128 characters of [A-Za-z0-9._:-]")
     _check_author("author", author)
     parse_issued_at(issued_at)  # type: ignore[arg-type]

@@ -19,8 +19,9 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "ADDRESS", "BASE64", "CHECKPOINT_SIZE", "COMMITMENT", "DATE", "DECIMAL_COUNT", "HEX32", "HEX8", "ISSUED_AT",
-    "KIND", "ORIGIN", "RECORD_ID", "SIGNATURE", "TILE_PATH", "TX_HASH", "matches",
+    "ADDRESS", "BASE64", "CHECKPOINT_SIZE", "COMMITMENT", "CONTROL_CHARACTER", "DATE", "DECIMAL_COUNT", "HEX32", "HEX8",
+    "ISSUED_AT",
+    "KIND", "ORIGIN", "RECORD_ID", "SIGNATURE", "TILE_PATH", "TX_HASH", "anchored", "matches",
 ]  # fmt: skip
 
 #: 32 bytes as 64 lowercase hex digits: leaf hashes, roots, salts, block hashes (receipts).
@@ -56,6 +57,18 @@ BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 HEX8 = re.compile(r"[0-9a-fA-F]{8}")
 #: A decimal count of up to 19 digits (``Content-Length``).
 DECIMAL_COUNT = re.compile(r"[0-9]{1,19}")
+
+#: A C0 control character or DEL: refused anywhere in a request's path and query values
+#: (``search``, not ``fullmatch``: one anywhere is one too many).
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def anchored(pattern: re.Pattern[str]) -> str:
+    """``pattern`` as a JSON Schema / OpenAPI ``pattern`` (ECMA 262 regexes search, so it
+    is anchored at both ends): what the API documents and pydantic checks (its Rust regex
+    engine, where ``$`` is the end of the text). Not for Python's ``re``, whose ``$`` also
+    matches before a trailing newline: there, ``matches``."""
+    return f"^(?:{pattern.pattern})$"
 
 
 def matches(pattern: re.Pattern[str], value: object) -> bool:

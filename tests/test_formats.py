@@ -66,9 +66,18 @@ VALID = {
 }
 
 
+#: Patterns that are searched for, not field formats.
+SEARCHED = {"CONTROL_CHARACTER"}
+
+
 def test_every_pattern_is_listed_with_a_valid_example():
     patterns = {name for name in formats.__all__ if isinstance(getattr(formats, name), re.Pattern)}
-    assert patterns == set(VALID)
+    assert patterns - SEARCHED == set(VALID)
+
+
+def test_control_characters_are_c0_and_del_only():
+    found = {chr(c) for c in range(0x100) if formats.CONTROL_CHARACTER.search(f"a{chr(c)}b")}
+    assert found == {chr(c) for c in range(0x20)} | {"\x7f"}
 
 
 @pytest.mark.parametrize("name", sorted(VALID))
@@ -243,18 +252,41 @@ def test_content_length_must_be_ascii_digits():
         assert not formats.matches(formats.DECIMAL_COUNT, bad)
 
 
-def test_pact_and_envelope_share_no_private_copies():
-    """The wire patterns live in ledger.formats only: no module keeps a copy of its own."""
+def test_no_module_keeps_its_own_copy_of_a_wire_pattern():
+    """Every pattern of ``ledger.formats`` lives there only: no other module of ``ledger/``
+    or ``api/`` spells one out again as a string literal, bare or anchored (``^…$``, as
+    JSON Schema and pydantic take them); they call ``formats.anchored`` instead."""
     root = Path(__file__).resolve().parents[1]
+    patterns = {name: getattr(formats, name).pattern for name in formats.__all__
+                if isinstance(getattr(formats, name), re.Pattern)}  # fmt: skip
+    assert "CONTROL_CHARACTER" in patterns  # searched patterns count too
+    assert {"HEX32", "ADDRESS", "KIND", "RECORD_ID", "COMMITMENT", "SIGNATURE", "TILE_PATH"} <= set(patterns)
     copies = []
     for py in [*(root / "ledger").rglob("*.py"), *(root / "api").rglob("*.py")]:
-        if py.name == "formats.py":
+        if py == root / "ledger" / "formats.py":
             continue
         text = py.read_text()
-        for name, value in (("HEX32", "[0-9a-f]{64}"), ("ADDRESS", "0x[0-9a-fA-F]{40}"), ("TILE_PATH", "tile/(entries")):
-            if f're.compile(r"{value}' in text or f"re.compile(r\"^{value}" in text or (name == "TILE_PATH" and value in text):
-                copies.append(f"{py.relative_to(root)}: {name}")
+        for name, pattern in patterns.items():
+            for spelled in (pattern, f"^{pattern}$", f"^(?:{pattern})$"):
+                if f'"{spelled}"' in text or f"'{spelled}'" in text:
+                    copies.append(f"{py.relative_to(root)}: {name} as {spelled!r}")
     assert copies == []
+
+
+def test_anchored_patterns_mean_to_pydantic_what_fullmatch_means():
+    """``formats.anchored`` is what pydantic models and FastAPI parameters check with."""
+    from pydantic import BaseModel, Field, ValidationError
+
+    for name in ("HEX32", "ADDRESS", "KIND", "RECORD_ID", "COMMITMENT", "SIGNATURE"):
+        pattern = getattr(formats, name)
+        model = type(name, (BaseModel,), {"__annotations__": {"v": str}, "v": Field(pattern=formats.anchored(pattern))})
+        good = {"HEX32": "ab" * 32, "ADDRESS": "0x" + "Ab" * 20, "KIND": "pcf", "RECORD_ID": "ds-1",
+                "COMMITMENT": "sha256:" + "0" * 64, "SIGNATURE": "0x" + "1" * 130}[name]  # fmt: skip
+        assert model(v=good).v == good and formats.matches(pattern, good)
+        for bad in (good + "!", "!" + good, good + "\n", "\n" + good, good + "\n" + good, good[:-1] + "\u0663"):
+            assert not formats.matches(pattern, bad), (name, bad)
+            with pytest.raises(ValidationError):
+                model(v=bad)
 
 
 def test_envelope_dataclass_refuses_spoiled_values_too():

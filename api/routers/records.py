@@ -8,7 +8,6 @@ may not see answers exactly as a missing one.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -58,14 +57,8 @@ def check_may_submit(caller: Viewer, submissions: Sequence[Submission]) -> None:
             )
 
 
-def _whole(pattern: re.Pattern[str]) -> str:
-    """A ``ledger.formats`` pattern as a parameter's ``pattern`` (validated by FastAPI, a
-    400 when it fails, and stated in the OpenAPI document): anchored at both ends."""
-    return f"^(?:{pattern.pattern})$"
-
-
 #: A path's record id, in its wire format (a malformed one is a 400, not a 404).
-RecordId = Annotated[str, Path(pattern=_whole(formats.RECORD_ID), description="the record's id")]
+RecordId = Annotated[str, Path(pattern=formats.anchored(formats.RECORD_ID), description="the record's id")]
 #: ``since``/``until``: an RFC 3339 UTC time as ``issued_at`` is written, or a date.
 _PERIOD = f"^(?:{formats.ISSUED_AT.pattern}|{formats.DATE.pattern})$"
 
@@ -119,12 +112,12 @@ def submit_batch(ledger: LedgerDep, caller: CallerDep, body: JSONBody, response:
 def list_records(
     ledger: LedgerDep,
     viewer: ViewerDep,
-    author: Annotated[str | None, Query(pattern=_whole(formats.ADDRESS), description="the author's address")] = None,
-    kind: Annotated[str | None, Query(pattern=_whole(formats.KIND), description="a record kind, e.g. pcf")] = None,
-    product: Annotated[str | None, Query(pattern=_whole(URN), description="index term: a product id, e.g. urn:gtin:…")] = None,
-    dataset: Annotated[str | None, Query(pattern=_whole(formats.RECORD_ID), description="index term: a dataset record id")] = None,
-    agreement: Annotated[str | None, Query(pattern=_whole(formats.RECORD_ID), description="index term: an agreement record id")] = None,
-    company: Annotated[str | None, Query(pattern=_whole(URN), description="index term: a company id (urn:…)")] = None,
+    author: Annotated[str | None, Query(pattern=formats.anchored(formats.ADDRESS), description="the author's address")] = None,
+    kind: Annotated[str | None, Query(pattern=formats.anchored(formats.KIND), description="a record kind, e.g. pcf")] = None,
+    product: Annotated[str | None, Query(pattern=formats.anchored(URN), description="index term: a product id, e.g. urn:gtin:…")] = None,
+    dataset: Annotated[str | None, Query(pattern=formats.anchored(formats.RECORD_ID), description="index term: a dataset record id")] = None,
+    agreement: Annotated[str | None, Query(pattern=formats.anchored(formats.RECORD_ID), description="index term: an agreement record id")] = None,
+    company: Annotated[str | None, Query(pattern=formats.anchored(URN), description="index term: a company id (urn:…)")] = None,
     since: Annotated[str | None, Query(pattern=_PERIOD, description="issued_at at or after (RFC 3339 UTC, or a date)")] = None,
     until: Annotated[str | None, Query(pattern=_PERIOD, description="issued_at at or before (RFC 3339 UTC, or a date: its end)")] = None,
     start: Annotated[int, Query(ge=0, le=2**63 - 1, description="first leaf index to look at")] = 0,
@@ -183,7 +176,7 @@ def disclose(ledger: LedgerDep, caller: CallerDep, record_id: RecordId, body: JS
 
 @router.delete("/records/{record_id}/disclosures/{grantee}", tags=["disclosure"])
 def withdraw(ledger: LedgerDep, caller: CallerDep, record_id: RecordId,
-             grantee: Annotated[str, Path(pattern=_whole(formats.ADDRESS), description="the grantee's address")],
+             grantee: Annotated[str, Path(pattern=formats.anchored(formats.ADDRESS), description="the grantee's address")],
              ) -> DisclosuresOut:  # fmt: skip
     """Withdraw a disclosure (the author only). Records already built on it stay as admitted."""
     return DisclosuresOut(id=record_id, grantees=ledger.withdraw_disclosure(record_id, grantee, caller))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger import formats
 from ledger.effects import Edge, EdgeType, Term
 from ledger.errors import InvalidRecord
 from ledger.kinds.base import AdmissionContext, Admitted, Kind
@@ -17,7 +18,7 @@ from ledger.kinds.base import AdmissionContext, Admitted, Kind
 class DatasetPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=1, max_length=300)
-    content_hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    content_hash: str = Field(pattern=formats.anchored(formats.COMMITMENT))
     media_type: str | None = Field(default=None, max_length=100, pattern=r"^[\w.+-]+/[\w.+-]+$")
     description: str | None = Field(default=None, max_length=4000)
     location: str | None = Field(default=None, max_length=500)  # where the data stays
