@@ -15,7 +15,7 @@ holds the log's sealer lock seals and anchors, the others stand by (``ledger.sea
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -32,8 +32,6 @@ from api.errors import TYPE_PREFIX, install_error_handlers, problem
 from api.routers import health, log, participants, records, tlog
 from ledger import formats
 from ledger.sealer import Sealer
-from collections.abc import Callable
-
 from ledger.chain.access import ChainAccess, serving_chain
 from ledger.config import Settings
 from ledger.datadir import open_data_dir

@@ -66,8 +66,6 @@ def _known_query(route: object, dependant) -> dict[str, object]:
     return known
 
 
-
-
 async def reject_unknown_query(request: Request) -> None:
     """Every endpoint takes only the query parameters it declares (DESIGN §10): any other
     is a 400 naming it, never silently ignored. Installed on the whole app.
