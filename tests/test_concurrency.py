@@ -15,8 +15,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_concurrent_writers_get_gap_free_indexes(tmp_path, database_url):
+def test_concurrent_writers_get_gap_free_indexes(tmp_path, database_url, request):
     world = make_world(tmp_path, database_url)
+    request.addfinalizer(world.ledger.store.close)
     before = world.ledger.store.tree_size(world.ledger.log.id)
     procs = [
         subprocess.Popen(

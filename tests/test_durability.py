@@ -49,8 +49,9 @@ def _run_and_kill(args: list[str], delay: float) -> list[str]:
 
 
 @pytest.mark.slow
-def test_sigkill_never_loses_an_acknowledged_record(tmp_path, database_url):
+def test_sigkill_never_loses_an_acknowledged_record(tmp_path, database_url, request):
     world = make_world(tmp_path, database_url)
+    request.addfinalizer(world.ledger.store.close)
     store, log = world.ledger.store, world.ledger.log.id
     rng = random.Random(20261127)
     all_acked: list[str] = []

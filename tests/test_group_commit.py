@@ -155,8 +155,9 @@ def test_the_grouped_and_ungrouped_paths_answer_alike(tmp_path):
 # -- Ledger.submit_each --------------------------------------------------------------
 
 
-def test_submit_each_gives_every_record_its_own_outcome(tmp_path, database_url):
+def test_submit_each_gives_every_record_its_own_outcome(tmp_path, database_url, request):
     world = make_world(tmp_path, database_url)
+    request.addfinalizer(world.ledger.store.close)
     ledger = world.ledger
     key = world.provider_key
     ok = [signed_submission(ledger, key, kind="dataset", payload=dataset_payload(f"r{i}")) for i in range(5)]
@@ -179,10 +180,11 @@ def test_submit_each_gives_every_record_its_own_outcome(tmp_path, database_url):
     assert [(e.target, e.position) for e in edges] == [(appended[1].leaf_index, 0)]
 
 
-def test_a_group_the_store_refuses_is_retried_record_by_record(tmp_path, database_url):
+def test_a_group_the_store_refuses_is_retried_record_by_record(tmp_path, database_url, request):
     """Two records with one id in a group: the store refuses the whole transaction
     (``Conflict``); each record is then submitted alone, so only the second fails."""
     world = make_world(tmp_path, database_url)
+    request.addfinalizer(world.ledger.store.close)
     ledger, key = world.ledger, world.provider_key
     first = signed_submission(ledger, key, kind="dataset", payload=dataset_payload("one"), record_id="same")
     second = signed_submission(ledger, key, kind="dataset", payload=dataset_payload("two"), record_id="same")
@@ -277,8 +279,9 @@ def _bodies(world, prefix: str, n: int) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_sigkill_of_the_server_never_loses_an_acknowledged_single(tmp_path, database_url):
+def test_sigkill_of_the_server_never_loses_an_acknowledged_single(tmp_path, database_url, request):
     world = make_world(tmp_path, database_url)
+    request.addfinalizer(world.ledger.store.close)
     token = world.ledger.issue_token(world.provider, "kill test")
     store, log = world.ledger.store, world.ledger.log.id
     rng = random.Random(20261202)
@@ -337,8 +340,9 @@ def test_sigkill_of_the_server_never_loses_an_acknowledged_single(tmp_path, data
 
 
 @pytest.mark.slow
-def test_several_server_processes_get_gap_free_indexes(tmp_path, database_url):
+def test_several_server_processes_get_gap_free_indexes(tmp_path, database_url, request):
     world = make_world(tmp_path, database_url)
+    request.addfinalizer(world.ledger.store.close)
     token = world.ledger.issue_token(world.provider, "writers")
     before = world.ledger.tree_size()
     servers = [ServerProcess(world, free_port()) for _ in range(3)]

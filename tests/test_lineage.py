@@ -60,8 +60,9 @@ def reference(parents_of: dict[str, list[str]], start: str, direction: str, dept
     return seen, {e for e in edges if e[0] in seen and e[1] in seen}
 
 
-def test_lineage_matches_the_envelopes_parents_for_random_dags(tmp_path: Path, database_url: str):
+def test_lineage_matches_the_envelopes_parents_for_random_dags(tmp_path: Path, database_url: str, request):
     w = make_world(tmp_path, database_url)
+    request.addfinalizer(w.ledger.store.close)
     lg = w.ledger
     operator = lg.viewer_for(lg.log.operator)
     counter = [0]

@@ -11,9 +11,7 @@ which schemathesis also drops and corrupts for its auth checks.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -42,8 +40,8 @@ NOT_POSITIVE = {
 
 
 @pytest.fixture(scope="module")
-def env() -> Iterator[ApiEnv]:
-    with make_api_env(Path(tempfile.mkdtemp(prefix="tdsl-openapi-")) / "data", start_sealer=False) as env:
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiEnv]:
+    with make_api_env(tmp_path_factory.mktemp("openapi") / "data", start_sealer=False) as env:
         for i in range(3):
             assert env.submit(env.alice, env.submission(env.alice, record_id=f"rec-{i}")).status_code == 201
         env.ledger.seal()

@@ -4,6 +4,7 @@ derived status and its audit. Store-touching tests run on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,13 +49,17 @@ def make_chain(tmp_path: Path, url: str) -> Chain:
 
 
 @pytest.fixture
-def chain(tmp_path: Path, database_url: str) -> Chain:
-    return make_chain(tmp_path, database_url)
+def chain(tmp_path: Path, database_url: str) -> Iterator[Chain]:
+    c = make_chain(tmp_path, database_url)
+    yield c
+    c.ledger.store.close()
 
 
 @pytest.fixture
-def sqlite_chain(tmp_path: Path, sqlite_url: str) -> Chain:
-    return make_chain(tmp_path, sqlite_url)
+def sqlite_chain(tmp_path: Path, sqlite_url: str) -> Iterator[Chain]:
+    c = make_chain(tmp_path, sqlite_url)
+    yield c
+    c.ledger.store.close()
 
 
 def submit(c: Chain, company: Company, fp: dict, parents: tuple[str, ...] = (), visibility: str | None = None):

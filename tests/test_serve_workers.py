@@ -75,14 +75,15 @@ def _holding_chain(pids: list[int], chain_db: Path) -> list[int]:
     return holders
 
 
-def _wait(what: str, check, timeout: float = 60.0):
+def _wait(what: str, check, timeout: float = 60.0, state=lambda: ""):
+    """``check()`` once it is truthy; ``state()`` says what was seen instead, on a timeout."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what} {state()}".rstrip())
         time.sleep(0.1)
 
 
@@ -218,11 +219,15 @@ def test_a_chain_that_cannot_be_opened_delays_anchoring_not_sealing(tmp_path: Pa
         ledger.submit([signed_submission(ledger, key, kind="dataset", payload=dataset_payload("while held"))])
         size = ledger.store.tree_size(ledger.log.id)
         latest = lambda: ledger.store.latest_checkpoint(ledger.log.id)  # noqa: E731
-        _wait("a checkpoint sealed without the chain", lambda: latest() is not None and latest().tree_size == size)
-        _wait("the open failure reported", lambda: "cannot open the anchor chain" in (sealer.detail or ""))
+        seen = lambda: (f"(sealer {sealer.state}, alive {sealer.is_alive()}: {sealer.detail}; "  # noqa: E731
+                        f"checkpoint {latest() and latest().tree_size}, tree {size}; anchors {ledger.anchors()})")
+        _wait("a checkpoint sealed without the chain", lambda: latest() is not None and latest().tree_size == size,
+              state=seen)  # fmt: skip
+        _wait("the open failure reported", lambda: "cannot open the anchor chain" in (sealer.detail or ""), state=seen)
         assert sealer.state == "running" and ledger.anchors() == []
         held.kv.close()
-        _wait("the checkpoint anchored", lambda: any(a.tree_size == size and a.status == "final" for a in ledger.anchors()))
+        _wait("the checkpoint anchored", lambda: any(a.tree_size == size and a.status == "final" for a in ledger.anchors()),
+              state=seen)  # fmt: skip
     finally:
         sealer.stop()
     _, again = open_embedded_chain(settings.data_dir / "chain.db")  # the sealer let go of it
