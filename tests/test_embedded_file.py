@@ -261,3 +261,10 @@ def test_tdsl_verify_with_chain_db_imports_neither_web3_nor_py_evm(world: World,
     assert done.returncode == 0, done.stderr
     assert "(anchor: final)" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout
+
+
+def test_a_file_name_with_uri_characters_is_read_as_named(world: World, tmp_path: Path) -> None:
+    odd = tmp_path / "chain?mode=rw#x.db"
+    _copy(world, odd).close()
+    with EmbeddedChainFile(odd) as chain:
+        assert chain.head().number == world.w3.eth.block_number

@@ -120,7 +120,8 @@ class EmbeddedChainFile:
         if not Path(path).is_file():
             raise ChainFileError(f"there is no embedded chain at {path}")
         try:
-            self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+            # as_uri percent-encodes the path: a '?' or '#' in a file name stays part of it
+            self._conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
             self._kv = _HashCheckedKV(self._conn)
             head_hash = self._kv.raw(_CANONICAL_HEAD)
         except (sqlite3.Error, KeyError) as e:
@@ -182,9 +183,9 @@ class EmbeddedChainFile:
             return Account(0, 0, HexaryTrie.BLANK_NODE_HASH, _EMPTY_CODE_HASH)
         try:
             nonce, balance, storage_root, code_hash = rlp.decode(raw)
-        except (rlp.DecodingError, ValueError) as e:
+            return Account(int.from_bytes(nonce, "big"), int.from_bytes(balance, "big"), bytes(storage_root), bytes(code_hash))
+        except (rlp.DecodingError, ValueError, TypeError) as e:
             raise ChainFileError(f"the chain file's account {address} does not decode: {e}") from None
-        return Account(int.from_bytes(nonce, "big"), int.from_bytes(balance, "big"), storage_root, code_hash)
 
     def storage(self, account: Account, slot: int) -> int:
         """The word in ``slot`` of ``account``'s storage (0 where nothing is stored)."""
