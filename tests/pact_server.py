@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import ssl
 import threading
 import time
@@ -32,13 +31,12 @@ from typing import Any
 
 import httpx
 import trustme
-import uvicorn
 import yaml
 from fastapi import FastAPI
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
-from test_api_support import TestClient
+from test_api_support import TestClient, serving
 from test_pact_models import PACT, _translate, format_checker
 from test_pcf import Chain, make_chain, submit
 from pcf_support import Company, footprint, leaf_of, product_footprint
@@ -47,12 +45,6 @@ from api import create_app
 from ledger.config import Settings
 
 # -- TLS and servers ---------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -89,22 +81,9 @@ class Tls:
 @contextmanager
 def serve(app: FastAPI, tls: Tls | None = None) -> Iterator[str]:
     """Run ``app`` under uvicorn on 127.0.0.1 (TLS-only when ``tls``); yield its root URL."""
-    port = free_port()
-    ssl_files = {} if tls is None else {"ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file)}
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **ssl_files)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        assert not thread.is_alive(), "uvicorn did not stop"
+    files = {} if tls is None else {"ssl_certfile": tls.cert_file, "ssl_keyfile": tls.key_file}
+    with serving(app, **files) as url:
+        yield url
 
 
 @dataclass

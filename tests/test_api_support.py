@@ -105,24 +105,26 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
+def serving(app: Any, *, ssl_certfile: Path | None = None, ssl_keyfile: Path | None = None) -> Iterator[str]:
     """``app`` under a real uvicorn server in a thread, on a free loopback port, lifespan
-    on; yields its base URL, and on exit stops it and checks the thread ended."""
+    on (TLS only, given the certificate and key files); yields its base URL, and on exit
+    stops it and checks the thread ended."""
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    tls = {} if ssl_certfile is None else {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile)}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **tls))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(10)
+        thread.join(15)
         assert not thread.is_alive(), "uvicorn did not stop"
 
 
