@@ -189,13 +189,25 @@ def token_revoke_from_json(value: Any) -> str:
 # -- responses ----------------------------------------------------------------------------
 
 
+class StateOut(BaseModel):
+    """A record's derived state (DESIGN §8): a footprint's status, an agreement's, an
+    access event's verdict with its facts (``count``, ``late``, …)."""
+
+    status: str
+    reason: str | None
+    by: str | None = Field(description="the record whose admission set this state; null: the record's own")
+    facts: dict[str, str]
+
+
 class AppendedOut(BaseModel):
-    """Where a submitted record is in the log; ``duplicate`` when it already was."""
+    """Where a submitted record is in the log; ``duplicate`` when it already was, and the
+    derived state its admission gave it (null for a duplicate, and for kinds without one)."""
 
     id: str
     leaf_index: int
     leaf_hash: str = Field(pattern=HEX32)
     duplicate: bool
+    state: StateOut | None = None
 
 
 class LogOut(BaseModel):

@@ -101,6 +101,10 @@ class BatchAdmission:
         wanted = {bytes.fromhex(p) for s in submissions for p in s.envelope.parents}
         self.stored = store.entries_by_leaf_hash(log.id, wanted) if wanted else {}
         self.states = store.states(log.id, (e.leaf_index for e in self.stored.values())) if self.stored else {}
+        # The stored states as this batch found them: what the append's compare-and-swap
+        # checks (``self.states`` moves on as the batch's records change them).
+        self.initial: dict[int, DerivedState | None] = {e.leaf_index: self.states.get(e.leaf_index)
+                                                        for e in self.stored.values()}  # fmt: skip
         self._disclosed: dict[str, dict[int, bool]] = {}  # author → leaf index → disclosed to it
         # Records admitted earlier in this batch, by leaf hash and by id.
         self.batch_by_leaf: dict[bytes, ParentRecord] = {}
@@ -144,7 +148,7 @@ class BatchAdmission:
             issued_us=epoch_us(issued), terms=admitted.terms, edges=edges, state=admitted.state,
             changes=admitted.changes,
             expects=tuple(
-                dict.fromkeys((p.record_id, p.state.status if p.state else None) for p in seen if p.leaf_index is not None)
+                dict.fromkeys((p.record_id, self.initial.get(p.leaf_index)) for p in seen if p.leaf_index is not None)
             ),
         )  # fmt: skip
         self._remember(new, model, admitted)
@@ -213,10 +217,13 @@ class BatchAdmission:
         missing = [i for i in ids if i not in out]
         if missing:
             for e in self.store.entries_by_record_id(self.log.id, missing).values():
-                self.stored.setdefault(e.leaf_hash, e)
-                states = self.store.states(self.log.id, [e.leaf_index])
-                self.states.update(states)
-                out[e.record_id] = parent_record(e, self.models, states.get(e.leaf_index),
+                if e.leaf_index not in self.initial:  # first seen now; else keep what the batch changed
+                    self.stored.setdefault(e.leaf_hash, e)
+                    state = self.store.states(self.log.id, [e.leaf_index]).get(e.leaf_index)
+                    self.initial[e.leaf_index] = state
+                    if state is not None:
+                        self.states[e.leaf_index] = state
+                out[e.record_id] = parent_record(e, self.models, self.states.get(e.leaf_index),
                                                  readable=self._readable(e, author))  # fmt: skip
         return out
 

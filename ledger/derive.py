@@ -190,4 +190,5 @@ def audit_effects(store: SQLStore, log: int, *, operator: str) -> EffectsReport:
 def _show(s: DerivedState | None) -> str:
     if s is None:
         return "none"
-    return s.status + (f" ({s.reason})" if s.reason else "")
+    facts = ", ".join(f"{n}={v}" for n, v in s.facts)
+    return s.status + (f" ({s.reason})" if s.reason else "") + (f" [{facts}]" if facts else "")

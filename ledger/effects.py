@@ -62,11 +62,40 @@ class Edge:
     target: str  # record id of the earlier record
 
 
+#: Facts one derived state may carry, and the length of a fact's value.
+MAX_FACTS, MAX_FACT_VALUE = 32, 500
+
+
 @dataclass(frozen=True, slots=True)
 class DerivedState:
+    """``status`` and ``reason`` say what a reader sees first (``Active``; ``violation``:
+    why); ``facts`` are the further values the kind derived, as (name, text) pairs sorted
+    by name (an access event's ``count`` and ``late``, an agreement's ``events``)."""
+
     status: str
     reason: str = ""
     by: str | None = None  # record id whose admission set this state (None: the record's own)
+    facts: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.facts:
+            facts = tuple(sorted(dict(self.facts).items()))
+            if len(facts) != len(self.facts) or len(facts) > MAX_FACTS:
+                raise ValueError(f"derived facts must have distinct names, at most {MAX_FACTS}: {self.facts}")
+            if any(not isinstance(v, str) or len(v) > MAX_FACT_VALUE for _, v in facts):
+                raise ValueError(f"derived fact values are strings of at most {MAX_FACT_VALUE} characters")
+            object.__setattr__(self, "facts", facts)
+
+    def fact(self, name: str, default: str | None = None) -> str | None:
+        for n, v in self.facts:
+            if n == name:
+                return v
+        return default
+
+    def with_facts(self, **changes: str) -> DerivedState:
+        """The same state with these facts set (others kept)."""
+        merged = dict(self.facts) | changes
+        return DerivedState(self.status, self.reason, self.by, tuple(merged.items()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,12 @@ class Conflict(LedgerError):
     """The request contradicts what is already stored (e.g. same id, other content)."""
 
 
+class StaleState(Conflict):
+    """Another writer changed a derived state that admission relied on (compare-and-swap
+    failed under the write lock); admitting the records again, against the new state,
+    is safe and is what ``Ledger.submit`` does."""
+
+
 class Unauthorized(LedgerError):
     """No valid credential was presented."""
 

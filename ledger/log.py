@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -64,6 +65,7 @@ from ledger.errors import (
     MalformedInput,
     NotFound,
     SealerHalted,
+    StaleState,
     TokenExpired,
     Unauthorized,
     VerificationError,
@@ -92,6 +94,16 @@ __all__ = ["MAX_BATCH", "MAX_CLOCK_SKEW", "MAX_ENVELOPE_BYTES", "Ledger", "Recor
 
 MAX_BATCH = 1000
 TOKEN_PREFIX = "tdsl_"
+#: Admissions of one batch, and whole-group admissions of a group commit, tried when
+#: another writer changed a derived state the batch relied on (``StaleState``): many
+#: writers appending events under one agreement all change its event count.
+STALE_RETRIES, GROUP_STALE_RETRIES = 200, 3
+
+
+def _back_off(attempt: int) -> None:
+    """A short random sleep before admitting again, longer as attempts mount (writers
+    racing on one state otherwise retry in lockstep)."""
+    time.sleep(secrets.randbelow(1000) * 1e-6 * min(attempt + 1, 20))
 
 
 def hash_token(token: str) -> bytes:
@@ -128,8 +140,15 @@ class Ledger:
         if len(submissions) > MAX_BATCH:
             raise InvalidRecord(f"a batch holds at most {MAX_BATCH} records, got {len(submissions)}")
         subs = list(submissions)
-        admission = BatchAdmission(self.store, self.log, self.domain, self.models, now or datetime.now(UTC), subs)
-        return self.store.append(self.log.id, [self._admit(admission, i, sub) for i, sub in enumerate(subs)])
+        for attempt in range(STALE_RETRIES):
+            admission = BatchAdmission(self.store, self.log, self.domain, self.models, now or datetime.now(UTC), subs)
+            try:
+                return self.store.append(self.log.id, [self._admit(admission, i, sub) for i, sub in enumerate(subs)])
+            except StaleState:
+                if attempt == STALE_RETRIES - 1:
+                    raise
+                _back_off(attempt)
+        raise AssertionError("unreachable")
 
     def submit_each(self, submissions: Sequence[Submission], *, now: datetime | None = None) -> list[Appended | Exception]:
         """Admit each record on its own and append all admitted ones in one transaction
@@ -149,18 +168,29 @@ class Ledger:
         if len(submissions) > MAX_BATCH:
             raise InvalidRecord(f"a group holds at most {MAX_BATCH} records, got {len(submissions)}")
         subs = list(submissions)
-        admission = BatchAdmission(self.store, self.log, self.domain, self.models, now or datetime.now(UTC), subs)
-        outcomes: list[Appended | Exception] = []
-        admitted: list[tuple[int, NewEntry]] = []
-        for i, sub in enumerate(subs):
+        for attempt in range(GROUP_STALE_RETRIES + 1):
+            admission = BatchAdmission(self.store, self.log, self.domain, self.models, now or datetime.now(UTC), subs)
+            outcomes: list[Appended | Exception] = []
+            admitted: list[tuple[int, NewEntry]] = []
+            for i, sub in enumerate(subs):
+                try:
+                    admitted.append((i, self._admit(admission, 0, sub)))
+                    outcomes.append(None)  # type: ignore[arg-type]  # filled in below
+                except Exception as e:  # noqa: BLE001 - this record's outcome, not its neighbours'
+                    outcomes.append(e)
             try:
-                admitted.append((i, self._admit(admission, 0, sub)))
-                outcomes.append(None)  # type: ignore[arg-type]  # filled in below
-            except Exception as e:  # noqa: BLE001 - this record's outcome, not its neighbours'
-                outcomes.append(e)
-        try:
-            appended = self.store.append(self.log.id, [entry for _, entry in admitted])
-        except LedgerError:
+                appended = self.store.append(self.log.id, [entry for _, entry in admitted])
+                break
+            except StaleState:
+                if attempt < GROUP_STALE_RETRIES:  # admit the whole group again against the new states
+                    _back_off(attempt)
+                    continue
+                appended = None
+                break
+            except LedgerError:
+                appended = None
+                break
+        if appended is None:
             for i, _ in admitted:
                 try:
                     [outcomes[i]] = self.submit([subs[i]], now=now)

@@ -40,9 +40,7 @@ class RecordView:
             "appended_at": z_time(e.appended_at),
             "erased_at": z_time(e.erased_at),
             "terms": [{"name": t.name, "value": t.value} for t in self.terms],
-            "state": None if self.state is None else {
-                "status": self.state.status, "reason": self.state.reason or None, "by": self.state.by,
-            },
+            "state": state_json(self.state),
         }
         if self.payload_visible and e.payload is not None:
             out["payload"] = parse_json(e.payload)
@@ -61,3 +59,8 @@ class RecordQuery:
     until: datetime | None = None  # issued_at at or before
 
 
+def state_json(state: DerivedState | None) -> dict[str, Any] | None:
+    """A derived state as the API and the CLI show it."""
+    if state is None:
+        return None
+    return {"status": state.status, "reason": state.reason or None, "by": state.by, "facts": dict(state.facts)}

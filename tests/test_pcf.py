@@ -14,7 +14,8 @@ from sqlalchemy import update
 from ledger.access import Viewer
 from ledger.config import Settings
 from ledger.datadir import signed_submission
-from ledger.errors import Conflict, InvalidRecord, MalformedEnvelope, NotFound
+from ledger.effects import DerivedState
+from ledger.errors import InvalidRecord, MalformedEnvelope, NotFound, StaleState
 from ledger.log import Ledger, RecordQuery
 from ledger.store import NewEntry
 from ledger.store.models import StateRow, TermRow
@@ -327,9 +328,9 @@ def test_concurrent_deprecation_makes_the_append_refuse(sqlite_chain: Chain):
     submit(c, c.cells, superseder)
     stale = NewEntry(record_id="x", kind="pcf", author=c.cells.address, issued_at="2026-01-01T00:00:00Z",
                      leaf_hash=b"\x01" * 32, envelope=b"{}", payload=None, salt=None, visibility="private",
-                     expects=((part["id"], "Active"),))  # fmt: skip
+                     expects=((part["id"], DerivedState("Active")),))  # fmt: skip
     size = c.ledger.tree_size()
-    with pytest.raises(Conflict, match="changed while the batch was admitted"):
+    with pytest.raises(StaleState, match="changed while the batch was admitted"):
         c.ledger.store.append(c.ledger.log.id, [stale])
     assert c.ledger.tree_size() == size
 

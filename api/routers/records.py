@@ -38,6 +38,7 @@ from ledger.log import RecordQuery
 from ledger.pact.formats import URN
 from ledger.store import Appended
 from ledger.submission import Submission
+from ledger.views import state_json
 
 router = APIRouter(tags=["records"])
 
@@ -64,7 +65,8 @@ _PERIOD = f"^(?:{formats.ISSUED_AT.pattern}|{formats.DATE.pattern})$"
 
 
 def _appended(a: Appended) -> dict[str, Any]:
-    return {"id": a.record_id, "leaf_index": a.leaf_index, "leaf_hash": a.leaf_hash.hex(), "duplicate": a.duplicate}
+    return {"id": a.record_id, "leaf_index": a.leaf_index, "leaf_hash": a.leaf_hash.hex(), "duplicate": a.duplicate,
+            "state": state_json(a.state)}  # fmt: skip
 
 
 @router.post(

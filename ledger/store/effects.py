@@ -8,22 +8,25 @@ Contract:
 - Edge and state-change targets are resolved from record ids to indexes inside that
   transaction; a target that is not stored (nor earlier in the batch) aborts the batch.
 - ``NewEntry.expects`` is compare-and-swap on derived state: the append re-reads the
-  states admission relied on (a component footprint still ``Active``) under the write
-  lock and raises ``Conflict`` if another writer changed them meanwhile.
+  states admission relied on (a component footprint still ``Active``, an agreement's
+  event count) under the write lock and raises ``StaleState`` if another writer changed
+  them meanwhile.
 - These rows are caches of what the log says: ``ledger.derive`` recomputes them from the
   entries, and the audit reports every difference.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, delete, insert, or_, select, update
 
+from ledger.canonical import canonicalize
 from ledger.effects import DerivedState, Term
-from ledger.errors import Conflict, NotFound
+from ledger.errors import NotFound, StaleState
 from ledger.store.models import DisclosureRow, EdgeRow, EntryRow, StateRow, TermRow
 from ledger.store.values import NewEntry, StoredEdge
 
@@ -44,7 +47,17 @@ def _chunks(values: Sequence, size: int = _IN_CHUNK) -> Iterator[Sequence]:
 
 
 def _state(r) -> DerivedState:
-    return DerivedState(r.status, r.reason, r.by)
+    return state_of_row(r.status, r.reason, r.by, r.facts)
+
+
+def state_of_row(status: str, reason: str, by: str | None, facts: str | None) -> DerivedState:
+    """A ``record_states`` row as a ``DerivedState``."""
+    return DerivedState(status, reason, by, tuple(json.loads(facts).items()) if facts else ())
+
+
+def state_row(s: DerivedState) -> dict[str, object]:
+    """The columns of ``s`` in ``record_states``."""
+    return dict(status=s.status, reason=s.reason, by=s.by, facts=canonicalize(dict(s.facts)).decode() if s.facts else None)
 
 
 class EffectsStore:
@@ -67,19 +80,19 @@ class EffectsStore:
     def _check_expected(self, conn: Connection, log: int, batch: Sequence[NewEntry],
                         known: dict[str, tuple[int, bytes]], in_batch: set[str]) -> None:  # fmt: skip
         """Compare-and-swap: the derived states admission saw are still the stored ones."""
-        wanted = {(rid, status) for e in batch for rid, status in e.expects if rid not in in_batch}
+        wanted = {rid: state for e in batch for rid, state in e.expects if rid not in in_batch}
         if not wanted:
             return
-        idxs = sorted({known[rid][0] for rid, _ in wanted if rid in known})
+        idxs = sorted({known[rid][0] for rid in wanted if rid in known})
         now = self._states_in(conn, log, idxs)
-        for rid, status in sorted(wanted, key=str):
+        for rid, state in sorted(wanted.items()):
             if rid not in known:
                 raise NotFound(f"record {rid!r}, which admission relied on, is not stored")
             have = now.get(known[rid][0])
-            if (have.status if have else None) != status:
-                raise Conflict(
+            if have != state:
+                raise StaleState(
                     f"the derived state of {rid!r} changed while the batch was admitted "
-                    f"(expected {status}, now {have.status if have else None}); submit again"
+                    f"(expected {state.status if state else None}, now {have.status if have else None}); submit again"
                 )
 
     def _write_effects(self, conn: Connection, log: int, placed: Sequence[tuple[int, NewEntry]],
@@ -106,7 +119,7 @@ class EffectsStore:
             existing = set(self._states_in(conn, log, sorted(set(states) - new_idx)))
             fresh = []
             for idx, s in states.items():
-                values = dict(status=s.status, reason=s.reason, by=s.by, updated_at=now)
+                values = dict(state_row(s), updated_at=now)
                 if idx in existing:
                     conn.execute(update(_states).where(_states.c.log == log, _states.c.idx == idx).values(**values))
                 else:
@@ -127,7 +140,7 @@ class EffectsStore:
         out: dict[int, DerivedState] = {}
         c = _states.c
         for chunk in _chunks(list(idxs)):
-            for r in conn.execute(select(c.idx, c.status, c.reason, c.by).where(c.log == log, c.idx.in_(chunk))):
+            for r in conn.execute(select(c.idx, c.status, c.reason, c.by, c.facts).where(c.log == log, c.idx.in_(chunk))):
                 out[r.idx] = _state(r)
         return out
 
@@ -191,8 +204,7 @@ class EffectsStore:
             rows = [dict(log=log, source=s, target=t, type=typ, position=p) for s, t, typ, p in sorted(edges, key=str)]
             for chunk in _chunks(rows, 5000):
                 conn.execute(insert(_edges), list(chunk))
-            rows = [dict(log=log, idx=i, status=s.status, reason=s.reason, by=s.by, updated_at=now)
-                    for i, s in sorted(states.items())]  # fmt: skip
+            rows = [dict(log=log, idx=i, **state_row(s), updated_at=now) for i, s in sorted(states.items())]
             for chunk in _chunks(rows, 5000):
                 conn.execute(insert(_states), list(chunk))
             conn.execute(update(logs).where(logs.c.id == log).values(effects_version=EFFECTS_VERSION))

@@ -185,6 +185,8 @@ class StateRow(SQLModel, table=True):
     status: str = Field(max_length=32)
     reason: str = Field(default="", max_length=1000)
     by: str | None = Field(default=None, max_length=128)
+    #: ``DerivedState.facts`` as a JSON object (canonical JSON); NULL when there are none.
+    facts: str | None = Field(default=None)
     updated_at: datetime
 
 

@@ -36,7 +36,7 @@ from ledger import merkle, tiles
 from ledger.effects import DerivedState
 from ledger.errors import ConfigError, Conflict, CorruptStore, NotFound
 from ledger.store import lease
-from ledger.store.effects import EFFECTS_VERSION, EffectsStore
+from ledger.store.effects import EFFECTS_VERSION, EffectsStore, state_of_row
 from ledger.store.models import (
     AnchorRow,
     CheckpointRow,
@@ -349,7 +349,7 @@ class SQLStore(EffectsStore):
                                         e.registers.roles, idx)
                     )
                 placed.append((idx, e))
-                results.append(Appended(e.record_id, idx, e.leaf_hash, False))
+                results.append(Appended(e.record_id, idx, e.leaf_hash, False, e.state))
             if rows:
                 conn.execute(insert(_entries), rows)
                 self._write_effects(conn, log, placed, known, now)
@@ -580,7 +580,7 @@ class SQLStore(EffectsStore):
         needs of each node."""
         wanted = sorted(set(idxs))
         c, st = _entries.c, _states.c
-        cols = (c.idx, c.leaf_hash, c.record_id, c.kind, c.author, c.issued_at, c.visibility, st.status, st.reason, st.by)
+        cols = (c.idx, c.leaf_hash, c.record_id, c.kind, c.author, c.issued_at, c.visibility, st.status, st.reason, st.by, st.facts)
         joined = _entries.outerjoin(_states, and_(st.log == c.log, st.idx == c.idx))
         out: list[tuple[StoredEntry, DerivedState | None]] = []
         with self._read() as conn:
@@ -589,7 +589,7 @@ class SQLStore(EffectsStore):
                 for r in conn.execute(q.order_by(c.idx)):
                     entry = StoredEntry(r.idx, bytes(r.leaf_hash), r.record_id, r.kind, r.author, r.issued_at,
                                         r.visibility, b"", None, None, None, _EPOCH)  # fmt: skip
-                    out.append((entry, None if r.status is None else DerivedState(r.status, r.reason, r.by)))
+                    out.append((entry, None if r.status is None else state_of_row(r.status, r.reason, r.by, r.facts)))
         return out
 
     def entries_by_record_id(self, log: int, record_ids: Iterable[str]) -> dict[str, StoredEntry]:

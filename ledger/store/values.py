@@ -54,8 +54,9 @@ class NewEntry:
     edges: tuple[tuple[Edge, int | None], ...] = ()  # (edge, position among the parents or None)
     state: DerivedState | None = None
     changes: tuple[StateChange, ...] = ()
-    # Compare-and-swap: (record id, status or None) of the derived states admission relied on.
-    expects: tuple[tuple[str, str | None], ...] = ()
+    # Compare-and-swap: (record id, derived state or None) of the stored records whose
+    # state admission relied on, as they stood when the batch's admission began.
+    expects: tuple[tuple[str, DerivedState | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class Appended:
     leaf_index: int
     leaf_hash: bytes
     duplicate: bool
+    state: DerivedState | None = None  # the record's own derived state as admitted (None for a duplicate)
 
 
 @dataclass(frozen=True, slots=True)
