@@ -109,6 +109,7 @@ class BatchAdmission:
         # Records admitted earlier in this batch, by leaf hash and by id.
         self.batch_by_leaf: dict[bytes, ParentRecord] = {}
         self.batch_by_id: dict[str, ParentRecord] = {}
+        self.batch_grants: dict[bytes, tuple[str, ...]] = {}  # leaf hash → addresses it discloses to
         # Stored parents as one author sees them (many records of a batch share components).
         self._seen: dict[tuple[bytes, str | None], ParentRecord] = {}
 
@@ -146,7 +147,7 @@ class BatchAdmission:
             envelope=leaf_input, payload=payload, salt=sub.salt,
             visibility=sub.visibility or kind.default_visibility, registers=admitted.registers,
             issued_us=epoch_us(issued), terms=admitted.terms, edges=edges, state=admitted.state,
-            changes=admitted.changes,
+            changes=admitted.changes, discloses=admitted.discloses,
             expects=tuple(
                 dict.fromkeys((p.record_id, self.initial.get(p.leaf_index)) for p in seen if p.leaf_index is not None)
             ),
@@ -204,6 +205,8 @@ class BatchAdmission:
         """A record earlier in the batch: readable by its author and privileged authors only."""
         if p.author == author.address or author.is_privileged or p.model is None:
             return p
+        if author.address in self.batch_grants.get(p.leaf_hash, ()):
+            return p
         kind = KINDS.get(p.kind)
         if kind is not None and kind.public_payload and p.visibility == "public":
             return p
@@ -233,6 +236,8 @@ class BatchAdmission:
                               admitted.state, new.visibility)  # fmt: skip
         self.batch_by_leaf[new.leaf_hash] = record
         self.batch_by_id[new.record_id] = record
+        if new.discloses:
+            self.batch_grants[new.leaf_hash] = new.discloses
         for change in admitted.changes:
             self._set_state(change.target, change.state)
 

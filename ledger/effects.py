@@ -21,11 +21,12 @@ from enum import StrEnum
 from ledger.errors import InvalidRecord
 
 #: Index term names a kind may file records under (the query parameters of /v1/records).
-TERM_NAMES = frozenset({"product", "dataset", "agreement", "company"})
+TERM_NAMES = frozenset({"product", "dataset", "agreement", "company", "provider", "consumer"})
 MAX_TERM_VALUE = 255
 #: Terms whose values compare case-insensitively — product and company URNs, as PACT filters
-#: them — are stored and queried lowercased (``term_value``).
-FOLDED_TERMS = frozenset({"product", "company"})
+#: them — and the parties' addresses of a contract are stored and queried lowercased
+#: (``term_value``).
+FOLDED_TERMS = frozenset({"product", "company", "provider", "consumer"})  # provider, consumer: addresses
 
 
 def term_value(name: str, value: str) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from ledger.errors import InvalidRecord
 from ledger.kinds.base import AdmissionContext, Admitted, Kind, ParentRecord, PayloadUnavailable
+from ledger.kinds.access_event import ACCESS_EVENT
+from ledger.kinds.contract import CONTRACT_AGREEMENT, CONTRACT_OFFER, CONTRACT_REQUEST, CONTRACT_REVOCATION
 from ledger.kinds.dataset import DATASET
 from ledger.kinds.participant import PARTICIPANT, ROLES
 from ledger.kinds.pcf import PCF
@@ -19,6 +21,11 @@ KINDS: dict[str, Kind] = {
         PARTICIPANT,
         DATASET,
         PCF,
+        CONTRACT_OFFER,
+        CONTRACT_REQUEST,
+        CONTRACT_AGREEMENT,
+        CONTRACT_REVOCATION,
+        ACCESS_EVENT,
     )
 }
 

@@ -100,6 +100,9 @@ class Admitted:
     state: DerivedState | None = None  # the record's own initial derived state
     changes: tuple[StateChange, ...] = ()  # derived state it sets on earlier records
     registers: ParticipantInfo | None = None  # a participant registration
+    #: Addresses that may read the record's payload from its admission on (the other
+    #: party of a contract), as if its author had disclosed it to them.
+    discloses: tuple[str, ...] = ()
 
 
 def _no_references(_model: Any) -> tuple[str, ...]:

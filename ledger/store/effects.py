@@ -97,8 +97,9 @@ class EffectsStore:
 
     def _write_effects(self, conn: Connection, log: int, placed: Sequence[tuple[int, NewEntry]],
                        known: dict[str, tuple[int, bytes]], now: datetime) -> None:  # fmt: skip
-        terms, edges, states = [], [], {}
+        terms, edges, states, grants = [], [], {}, []
         for idx, e in placed:
+            grants += [dict(log=log, idx=idx, grantee=g, granted_at=now) for g in dict.fromkeys(e.discloses)]
             terms += [dict(log=log, name=t.name, value=t.value, idx=idx) for t in dict.fromkeys(e.terms)]
             seen = set()
             for edge, position in e.edges:
@@ -112,6 +113,8 @@ class EffectsStore:
                 states[self._resolve(known, change.target, idx)] = change.state
         if terms:
             conn.execute(insert(_terms), terms)
+        if grants:
+            conn.execute(insert(_disclosures), grants)
         if edges:
             conn.execute(insert(_edges), edges)
         if states:

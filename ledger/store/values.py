@@ -54,6 +54,7 @@ class NewEntry:
     edges: tuple[tuple[Edge, int | None], ...] = ()  # (edge, position among the parents or None)
     state: DerivedState | None = None
     changes: tuple[StateChange, ...] = ()
+    discloses: tuple[str, ...] = ()  # addresses the payload is disclosed to on admission
     # Compare-and-swap: (record id, derived state or None) of the stored records whose
     # state admission relied on, as they stood when the batch's admission began.
     expects: tuple[tuple[str, DerivedState | None], ...] = ()
