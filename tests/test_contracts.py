@@ -58,6 +58,9 @@ def test_offer_request_agreement_conclude_with_both_signatures(space: Space):
     assert s.ledger.record(agr.envelope.id, s.viewer(s.consumer)).payload_visible
     with pytest.raises(LedgerError):
         s.ledger.record(agr.envelope.id, s.viewer(s.stranger))
+    with pytest.raises(LedgerError, match="party of its contract"):
+        s.ledger.withdraw_disclosure(agr.envelope.id, s.consumer.address, s.viewer(s.provider))
+    assert s.ledger.record(agr.envelope.id, s.viewer(s.consumer)).payload_visible
     found = s.ledger.list_records(s.regulator, query=RecordQuery(terms=(("agreement", agr.envelope.id),)))[0]
     assert [v.entry.record_id for v in found] == [agr.envelope.id]
 

@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, Connection, delete, insert, or_, select, u
 
 from ledger.canonical import canonicalize
 from ledger.effects import DerivedState, Term
-from ledger.errors import NotFound, StaleState
+from ledger.errors import Forbidden, NotFound, StaleState
 from ledger.store.models import DisclosureRow, EdgeRow, EntryRow, StateRow, TermRow
 from ledger.store.values import NewEntry, StoredEdge
 
@@ -99,7 +99,7 @@ class EffectsStore:
                        known: dict[str, tuple[int, bytes]], now: datetime) -> None:  # fmt: skip
         terms, edges, states, grants = [], [], {}, []
         for idx, e in placed:
-            grants += [dict(log=log, idx=idx, grantee=g, granted_at=now) for g in dict.fromkeys(e.discloses)]
+            grants += [dict(log=log, idx=idx, grantee=g, granted_at=now, standing=True) for g in dict.fromkeys(e.discloses)]
             terms += [dict(log=log, name=t.name, value=t.value, idx=idx) for t in dict.fromkeys(e.terms)]
             seen = set()
             for edge, position in e.edges:
@@ -226,13 +226,16 @@ class EffectsStore:
                 conn.execute(insert(_disclosures), new)
 
     def withdraw(self, log: int, idx: int, grantee: str) -> bool:
-        """End a disclosure; False if there was none."""
+        """End a disclosure; False if there was none. ``Forbidden`` for one the record's
+        admission granted (``DisclosureRow.standing``)."""
+        d = _disclosures.c
         with self._write() as conn:
-            res = conn.execute(
-                delete(_disclosures).where(
-                    _disclosures.c.log == log, _disclosures.c.idx == idx, _disclosures.c.grantee == grantee
-                )
-            )
+            standing = conn.execute(
+                select(d.standing).where(d.log == log, d.idx == idx, d.grantee == grantee)
+            ).scalar_one_or_none()
+            if standing:
+                raise Forbidden(f"the record is disclosed to {grantee} as a party of its contract; that cannot be withdrawn")
+            res = conn.execute(delete(_disclosures).where(d.log == log, d.idx == idx, d.grantee == grantee))
         return res.rowcount == 1
 
     def disclosed_to(self, log: int, idxs: Iterable[int], grantee: str) -> set[int]:

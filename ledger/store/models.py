@@ -199,3 +199,5 @@ class DisclosureRow(SQLModel, table=True):
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     grantee: str = Field(primary_key=True, max_length=42)
     granted_at: datetime
+    #: Granted by the record's admission (the other party of a contract): cannot be withdrawn.
+    standing: bool | None = Field(default=None)
