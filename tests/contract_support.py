@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.access import Viewer
+from ledger.config import Settings
 from ledger.datadir import signed_submission
 from ledger.log import Ledger
 from ledger.store import Appended
@@ -49,6 +50,7 @@ class Space:
     consumer: Company
     stranger: Company
     regulator: Viewer
+    settings: Settings  # the data directory's
 
     def viewer(self, c: Company) -> Viewer:
         return self.ledger.viewer_for(c.address)
@@ -131,4 +133,4 @@ def make_space(tmp_path: Path, url: str) -> Space:
     consumer = add_company(lg, w.operator_key, "Pack Analytics BV", ["consumer"], ("LEI", "724500VKKSH9QOLTFR81"))
     stranger = add_company(lg, w.operator_key, "Other Consumer SA", ["consumer", "provider"], ("LEI", "969500UP76J52A9OXU27"))
     reg = add_company(lg, w.operator_key, "Data Space Authority", ["regulator"], ("EORI", "NL123456789000000"))
-    return Space(lg, w.operator_key, provider, consumer, stranger, lg.viewer_for(reg.address))
+    return Space(lg, w.operator_key, provider, consumer, stranger, lg.viewer_for(reg.address), w.settings)

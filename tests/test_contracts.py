@@ -281,3 +281,20 @@ def test_count_is_exact_under_concurrent_writer_processes(tmp_path: Path, databa
         assert s.ledger.audit_effects().clean
     finally:
         s.ledger.store.close()
+
+
+def test_the_api_answers_an_event_with_its_verdict(sqlite_space: Space):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    s = sqlite_space
+    _, _, _, agr = s.concluded()
+    token = s.ledger.issue_token(s.consumer.address)
+    app = create_app(s.ledger, s.settings, start_sealer=False)
+    with TestClient(app) as client:
+        r = client.post("/v1/records", json=s.event(agr, purpose="marketing").to_json(),
+                        headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    state = r.json()["state"]
+    assert state["status"] == "violation" and state["facts"]["count"] == "1" and "purpose" in state["reason"]
