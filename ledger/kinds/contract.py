@@ -30,8 +30,9 @@ message is imported (``tdsl import dsp --party ID=ADDRESS``), not here.
   agreement's author, ``target`` is the offer's, and the rules equal the request's. A
   request is agreed at most once. Disclosed to the assignee, so an agreement in force
   carries both parties' signatures and both can read it. State ``in_force`` with the fact
-  ``events`` (access events under it so far, which each event's ``count`` is taken from),
-  then ``revoked``.
+  ``events`` (access events under it so far, which each event's ``count`` is taken from)
+  and one ``duty:<path>`` fact per duty and obligation (``ledger.odrl.duties``), then
+  ``revoked`` (facts kept).
 - ``contract_revocation``, by either party or the operator: ``{"agreement": id,
   "reason": text}``; one parent, the agreement, which must be in force. It sets the
   agreement ``revoked`` from its log position on. Disclosed to both parties.
@@ -54,6 +55,7 @@ from ledger.eip712 import to_checksum_address
 from ledger.effects import DerivedState, Edge, EdgeType, StateChange, Term
 from ledger.errors import InvalidRecord
 from ledger.kinds.base import AdmissionContext, Admitted, Kind, ParentRecord, payload_as
+from ledger.odrl import duties
 from ledger.odrl.evaluate import unsupported
 from ledger.odrl.jsonld import first_difference, normalise
 from ledger.odrl.policy import Policy, parse_policy
@@ -112,7 +114,7 @@ def _fail(kind: str, message: str) -> InvalidRecord:
     return InvalidRecord(f"{kind}: {message}")
 
 
-def _one_parent(ctx: AdmissionContext, kind: str, want: str, what: str) -> ParentRecord:
+def one_parent(ctx: AdmissionContext, kind: str, want: str, what: str) -> ParentRecord:
     if len(ctx.parents) != 1 or ctx.parents[0].kind != want:
         got = ", ".join(p.kind for p in ctx.parents) or "none"
         raise _fail(kind, f"needs exactly one parent, {what} (a {want}); got {got}")
@@ -134,7 +136,7 @@ def _check_offer(p: ContractPolicy, ctx: AdmissionContext) -> Admitted:
         raise _fail(kind, f"the record id must be the offer's @id {pol.uid!r}, got {ctx.record_id!r}")
     if not _has_rules(p):
         raise _fail(kind, "an offer needs at least one permission, prohibition or obligation")
-    dataset = _one_parent(ctx, kind, "dataset", "the dataset it offers")
+    dataset = one_parent(ctx, kind, "dataset", "the dataset it offers")
     if dataset.author != ctx.author:
         raise _fail(kind, f"the dataset {dataset.record_id!r} is another provider's (author {dataset.author})")
     if pol.target != dataset.record_id:
@@ -187,7 +189,7 @@ def _parse_request(payload: Any) -> ContractRequest:
 
 def _check_request(r: ContractRequest, ctx: AdmissionContext) -> Admitted:
     kind = "contract_request"
-    parent = _one_parent(ctx, kind, "contract_offer", "the offer it accepts")
+    parent = one_parent(ctx, kind, "contract_offer", "the offer it accepts")
     offer = payload_as(parent, ContractPolicy, "the offer")
     if parent.author == ctx.author:
         raise _fail(kind, "a provider cannot request its own offer")
@@ -256,6 +258,10 @@ def _check_agreement(p: ContractPolicy, ctx: AdmissionContext) -> Admitted:
     if diff is not None:
         raise _fail(kind, f"the rules differ from the request's (request vs agreement): {diff}")
     note, facts = _undetermined_note(p)
+    try:
+        facts |= duties.as_facts(duties.initial(pol, agreement_time(pol)))
+    except InvalidRecord as e:
+        raise _fail(kind, str(e)) from None
     return Admitted(
         terms=(Term("agreement", ctx.record_id), Term("dataset", pol.target or ""), Term("provider", ctx.author),
                Term("consumer", request_rec.author)),  # fmt: skip
@@ -313,7 +319,7 @@ def in_force(parent: ParentRecord, kind: str) -> DerivedState:
 
 def _check_revocation(p: RevocationPayload, ctx: AdmissionContext) -> Admitted:
     kind = "contract_revocation"
-    parent = _one_parent(ctx, kind, "contract_agreement", "the agreement it revokes")
+    parent = one_parent(ctx, kind, "contract_agreement", "the agreement it revokes")
     if p.agreement != parent.record_id:
         raise _fail(kind, f"agreement {p.agreement!r} is not the parent agreement {parent.record_id!r}")
     if parent.model is None and ctx.author not in (parent.author, ctx.operator):

@@ -511,6 +511,14 @@ def evaluate(policy: Policy, facts: Facts) -> Verdict:
     return Verdict(Outcome.UNDETERMINED, s.rule.path, where, value, why)
 
 
+def performs(rule: Rule, facts: Facts) -> bool | None:
+    """Whether the event ``facts`` performs ``rule``'s action within the rule's action
+    refinements and constraints (Kleene: None when unknown). The duty tracking asks this of
+    duties and obligations; the rule's target and assignee are not compared here."""
+    ctx = _Ctx(facts)
+    return _and(includes(rule.action, ctx.action), _and(_all(rule.refinements, ctx), _all(rule.constraints, ctx)))
+
+
 def _no_permission(perms: list[_Status], policy: Policy, ctx: _Ctx) -> Verdict:
     action = ctx.facts.action
     for pick in (
