@@ -271,6 +271,11 @@ class RecordListOut(BaseModel):
     next_start: int | None = Field(description="pass as start to read on; null at the end of the log")
 
 
+class PageOut(BaseModel):
+    items: list[dict[str, Any]]
+    next_start: int | None = Field(description="pass as start to read on; null at the end")
+
+
 class DisclosuresOut(BaseModel):
     id: str
     grantees: list[str] = Field(description="participants the payload is disclosed to")

@@ -362,7 +362,7 @@ class Ledger:
             terms=tuple((name, term_value(name, value)) for name, value in q.terms),
             since_us=None if q.since is None else epoch_us(q.since),
             until_us=None if q.until is None else epoch_us(q.until),
-            visible_to=... if viewer.is_privileged else viewer.address,
+            visible_to=... if viewer.is_privileged else viewer.address, status=q.status,
         )  # fmt: skip
         idxs = [e.leaf_index for e in entries]
         disclosed = set()

@@ -57,6 +57,7 @@ class RecordQuery:
     terms: tuple[tuple[str, str], ...] = ()  # (name, value): product, dataset, agreement, company
     since: datetime | None = None  # issued_at at or after
     until: datetime | None = None  # issued_at at or before
+    status: str | None = None  # derived status (an access event's ``violation``)
 
 
 def state_json(state: DerivedState | None) -> dict[str, Any] | None:

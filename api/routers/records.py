@@ -61,7 +61,7 @@ def check_may_submit(caller: Viewer, submissions: Sequence[Submission]) -> None:
 #: A path's record id, in its wire format (a malformed one is a 400, not a 404).
 RecordId = Annotated[str, Path(pattern=formats.anchored(formats.RECORD_ID), description="the record's id")]
 #: ``since``/``until``: an RFC 3339 UTC time as ``issued_at`` is written, or a date.
-_PERIOD = f"^(?:{formats.ISSUED_AT.pattern}|{formats.DATE.pattern})$"
+PERIOD = f"^(?:{formats.ISSUED_AT.pattern}|{formats.DATE.pattern})$"
 
 
 def _appended(a: Appended) -> dict[str, Any]:
@@ -120,8 +120,10 @@ def list_records(
     dataset: Annotated[str | None, Query(pattern=formats.anchored(formats.RECORD_ID), description="index term: a dataset record id")] = None,
     agreement: Annotated[str | None, Query(pattern=formats.anchored(formats.RECORD_ID), description="index term: an agreement record id")] = None,
     company: Annotated[str | None, Query(pattern=formats.anchored(URN), description="index term: a company id (urn:…)")] = None,
-    since: Annotated[str | None, Query(pattern=_PERIOD, description="issued_at at or after (RFC 3339 UTC, or a date)")] = None,
-    until: Annotated[str | None, Query(pattern=_PERIOD, description="issued_at at or before (RFC 3339 UTC, or a date: its end)")] = None,
+    provider: Annotated[str | None, Query(pattern=formats.anchored(formats.ADDRESS), description="index term: a contract's provider address")] = None,
+    consumer: Annotated[str | None, Query(pattern=formats.anchored(formats.ADDRESS), description="index term: a contract's consumer address")] = None,
+    since: Annotated[str | None, Query(pattern=PERIOD, description="issued_at at or after (RFC 3339 UTC, or a date)")] = None,
+    until: Annotated[str | None, Query(pattern=PERIOD, description="issued_at at or before (RFC 3339 UTC, or a date: its end)")] = None,
     start: Annotated[int, Query(ge=0, le=2**63 - 1, description="first leaf index to look at")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST, description="records per page")] = 100,
 ) -> RecordListOut:
@@ -130,7 +132,8 @@ def list_records(
     ``next_start`` continues after the page (null at the end).
     """
     terms = tuple((n, v) for n, v in (("product", product), ("dataset", dataset), ("agreement", agreement),
-                                      ("company", company)) if v is not None)  # fmt: skip
+                                      ("company", company), ("provider", provider), ("consumer", consumer))
+                  if v is not None)  # fmt: skip
     query = RecordQuery(kind=kind, author=author, terms=terms, since=period_bound(since, "since"),
                         until=period_bound(until, "until"))  # fmt: skip
     views, next_start = ledger.list_records(viewer, start=start, limit=limit, query=query)

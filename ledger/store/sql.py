@@ -605,14 +605,15 @@ class SQLStore(EffectsStore):
     def list_entries(
         self, log: int, *, start: int = 0, limit: int = 100, author: str | None = None, kind: str | None = None,
         terms: Sequence[tuple[str, str]] = (), since_us: int | None = None, until_us: int | None = None,
-        visible_to: str | None | type[Ellipsis] = ...,
+        visible_to: str | None | type[Ellipsis] = ..., status: str | None = None,
     ) -> list[StoredEntry]:
         """Entries from index ``start`` in log order matching every filter, at most ``limit``.
 
         ``terms``: every ``(name, value)`` must be among the entry's index terms;
         ``since_us``/``until_us``: ``issued_at`` in ``[since, until]`` (microseconds).
         ``visible_to``: only public entries, those authored by that address and those
-        disclosed to it (None: public only; ``...``: no visibility filter).
+        disclosed to it (None: public only; ``...``: no visibility filter). ``status``: the
+        entry's derived status (``record_states``) is this.
         """
         order = _entries.c.idx
         if terms:  # driven by the first term's (log, name, value, idx) key, not a scan of entries
@@ -636,6 +637,9 @@ class SQLStore(EffectsStore):
                     select(_terms.c.idx).where(_terms.c.log == log, _terms.c.name == name, _terms.c.value == value)
                 )
             )
+        if status is not None:
+            st = _states.c
+            q = q.where(_entries.c.idx.in_(select(st.idx).where(st.log == log, st.status == status, st.idx >= start)))
         if since_us is not None:
             q = q.where(_entries.c.issued_us >= since_us)
         if until_us is not None:
