@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.access import Viewer
+from ledger.eip712 import to_checksum_address
 from ledger.errors import NotFound
 from ledger.log import Ledger
 from ledger.odrl import duties
@@ -32,11 +33,15 @@ MAX_PAGE = 1000
 
 
 def _term(v: RecordView, name: str) -> str | None:
-    return next((t.value for t in v.terms if t.name == name), None)
+    value = next((t.value for t in v.terms if t.name == name), None)
+    if value is not None and name in ("provider", "consumer"):  # stored lowercased; shown as addresses are
+        return to_checksum_address(value)
+    return value
 
 
 def _payload(v: RecordView) -> dict[str, Any] | None:
-    return v.to_json().get("payload")
+    payload = v.payload_json()
+    return payload if isinstance(payload, dict) else None
 
 
 def _signature(v: RecordView) -> dict[str, Any]:

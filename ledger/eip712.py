@@ -31,7 +31,7 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
-from eth_hash.backends.pycryptodome import keccak256 as _keccak256
+from sha3 import keccak_256 as _keccak_256
 
 from ledger import formats
 from ledger.errors import MalformedInput
@@ -70,8 +70,8 @@ _HEX = re.compile(r"0x(?:[0-9a-fA-F]{2})*", re.ASCII)
 
 
 def keccak256(data: bytes) -> bytes:
-    """Keccak-256 (Ethereum's pre-standard SHA-3), via pycryptodome."""
-    return _keccak256(data)
+    """Keccak-256 (Ethereum's pre-standard SHA-3), via safe-pysha3 (C)."""
+    return _keccak_256(data).digest()
 
 
 # -- EIP-55 addresses ---------------------------------------------------------------

@@ -14,7 +14,7 @@ format and raises ``ledger.errors.MalformedEnvelope`` naming the field. Whether 
 signature is right is a separate question, answered by ``verify_envelope``, which returns
 None or raises ``ledger.errors.InvalidSignature``.
 
-Hot paths use keccak from eth-hash's pycryptodome backend and libsecp256k1 through
+Hot paths use keccak from safe-pysha3 (``ledger.eip712.keccak256``) and libsecp256k1 through
 coincurve directly, not eth-account.
 """
 

@@ -42,10 +42,17 @@ class RecordView:
             "terms": [{"name": t.name, "value": t.value} for t in self.terms],
             "state": state_json(self.state),
         }
-        if self.payload_visible and e.payload is not None:
-            out["payload"] = parse_json(e.payload)
+        payload = self.payload_json()
+        if payload is not None:
+            out["payload"] = payload
             out["salt"] = e.salt.hex() if e.salt is not None else None
         return out
+
+    def payload_json(self) -> Any:
+        """The payload as JSON, or None where the viewer may not read it (or it was erased)."""
+        if self.payload_visible and self.entry.payload is not None:
+            return parse_json(self.entry.payload)
+        return None
 
 
 @dataclass(frozen=True, slots=True)

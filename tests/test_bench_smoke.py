@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
         ("gas.py", ["--quick"], "anchor with a 30-hash proof"),
         ("anchoring.py", ["--quick"], "seal"),
         ("pcf.py", ["--quick", "--no-baseline"], "roll-up admission"),
+        ("contracts.py", ["--quick"], "GET /v1/violations median"),
     ],
 )
 def test_benchmark_runs_at_smoke_size(script, args, expect, tmp_path):

@@ -225,3 +225,35 @@ def test_anchor_rows_keep_the_write_ahead_and_an_older_database_gains_its_column
         older.create_schema()  # idempotent
     finally:
         older.close()
+
+
+def test_list_entries_by_status_with_and_without_terms_matches_a_naive_filter(store, log):
+    """The derived-status filter (``/v1/violations``) drives from record_states, or joins it
+    by key under a term filter; either way the answer is the naive filter's, page by page."""
+    from dataclasses import replace
+
+    from ledger.effects import DerivedState, Term
+
+    rng = random.Random(11)
+    rows = []  # (status, agreement) per index
+    batch = []
+    for i in range(600):
+        status = rng.choice(["permitted", "violation", "undetermined", None])
+        agreement = rng.choice(["urn:uuid:a", "urn:uuid:b"])
+        rows.append((status, agreement))
+        batch.append(replace(_entry(i), terms=(Term("agreement", agreement),),
+                             state=None if status is None else DerivedState(status)))  # fmt: skip
+    for k in range(0, 600, 150):
+        store.append(log, batch[k : k + 150])
+    for terms in ((), (("agreement", "urn:uuid:b"),)):
+        for status in ("violation", "permitted"):
+            want = [i for i, (st, agr) in enumerate(rows) if st == status and (not terms or agr == terms[0][1])]
+            got, start = [], 0
+            while True:
+                page = store.list_entries(log, start=start, limit=37, status=status, terms=terms, kind="dataset")
+                got += [e.leaf_index for e in page]
+                if len(page) < 37:
+                    break
+                start = page[-1].leaf_index + 1
+            assert got == want and len(want) > 50, (terms, status)
+    assert store.list_entries(log, status="violation", kind="access_event") == []

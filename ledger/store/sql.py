@@ -616,15 +616,19 @@ class SQLStore(EffectsStore):
         entry's derived status (``record_states``) is this.
         """
         order = _entries.c.idx
+        st = _states.c
         if terms:  # driven by the first term's (log, name, value, idx) key, not a scan of entries
             name, value = terms[0]
             t = _terms.c
-            q = (
-                select(_entries)
-                .select_from(_terms.join(_entries, and_(_entries.c.log == t.log, _entries.c.idx == t.idx)))
-                .where(t.log == log, t.name == name, t.value == value, t.idx >= start)
-            )
+            joined = _terms.join(_entries, and_(_entries.c.log == t.log, _entries.c.idx == t.idx))
+            if status is not None:  # the state row by its primary key, not an IN over every such status
+                joined = joined.join(_states, and_(st.log == t.log, st.idx == t.idx, st.status == status))
+            q = select(_entries).select_from(joined).where(t.log == log, t.name == name, t.value == value, t.idx >= start)
             order = t.idx
+        elif status is not None:  # driven by the (log, status, idx) key of record_states
+            joined = _states.join(_entries, and_(_entries.c.log == st.log, _entries.c.idx == st.idx))
+            q = select(_entries).select_from(joined).where(st.log == log, st.status == status, st.idx >= start)
+            order = st.idx
         else:
             q = select(_entries).where(_entries.c.log == log, _entries.c.idx >= start)
         if author is not None:
@@ -637,9 +641,6 @@ class SQLStore(EffectsStore):
                     select(_terms.c.idx).where(_terms.c.log == log, _terms.c.name == name, _terms.c.value == value)
                 )
             )
-        if status is not None:
-            st = _states.c
-            q = q.where(_entries.c.idx.in_(select(st.idx).where(st.log == log, st.status == status, st.idx >= start)))
         if since_us is not None:
             q = q.where(_entries.c.issued_us >= since_us)
         if until_us is not None:
