@@ -179,6 +179,72 @@ def build_parser() -> argparse.ArgumentParser:
     _remote(p)
     p.set_defaults(func=_lazy("cmd_disclose"))
 
+    key_help = "the author's private key (hex)"
+    contract = sub.add_parser("contract", help="build, sign and submit the contract records (ODRL)").add_subparsers(
+        dest="contract_command", required=True, metavar="SUBCOMMAND"
+    )
+    p = contract.add_parser("offer", help="offer a dataset under the ODRL rules of a file (provider)")
+    p.add_argument("rules", type=Path, metavar="RULES.json", help="permission / prohibition / obligation (or a policy)")
+    p.add_argument("--dataset", required=True, metavar="DATASET_ID", help="the record id of your dataset")
+    p.add_argument("--key-file", required=True, type=Path, metavar="KEYFILE", help=key_help)
+    p.add_argument("--id", default=None, help="the offer's @id (default: a new urn:uuid)")
+    _remote(p)
+    p.set_defaults(func=_lazy("cmd_contract_offer", "ledger.cli_contracts"))
+    p = contract.add_parser("request", help="accept an offer's exact terms (consumer)")
+    p.add_argument("offer_id", metavar="OFFER_ID")
+    p.add_argument("--key-file", required=True, type=Path, metavar="KEYFILE", help=key_help)
+    p.add_argument("--id", default=None, help="record id (default: a new urn:uuid)")
+    p.add_argument("--counter-party-address", default=None, metavar="URL",
+                   help="the provider connector's DSP endpoint (default: the EDC samples')")  # fmt: skip
+    p.add_argument("--counter-party-id", default=None, metavar="ID", help="the provider's id (default: the offer's assigner)")
+    _remote(p)
+    p.set_defaults(func=_lazy("cmd_contract_request", "ledger.cli_contracts"))
+    p = contract.add_parser("agree", help="conclude the agreement a request asks for (provider)")
+    p.add_argument("request_id", metavar="REQUEST_ID")
+    p.add_argument("--key-file", required=True, type=Path, metavar="KEYFILE", help=key_help)
+    p.add_argument("--id", default=None, help="the agreement's @id (default: a new urn:uuid)")
+    p.add_argument("--timestamp", default=None, metavar="T", help="when it was concluded, RFC 3339 (default: now)")
+    _remote(p)
+    p.set_defaults(func=_lazy("cmd_contract_agree", "ledger.cli_contracts"))
+    p = contract.add_parser("revoke", help="revoke an agreement in force (either party)")
+    p.add_argument("agreement_id", metavar="AGREEMENT_ID")
+    p.add_argument("--key-file", required=True, type=Path, metavar="KEYFILE", help=key_help)
+    p.add_argument("--reason", default="", metavar="TEXT")
+    _remote(p)
+    p.set_defaults(func=_lazy("cmd_contract_revoke", "ledger.cli_contracts"))
+
+    p = sub.add_parser("access", help="record a use of a dataset under an agreement; print its verdict")
+    p.add_argument("agreement_id", metavar="AGREEMENT_ID")
+    p.add_argument("--action", required=True, metavar="A", help="an ODRL action, e.g. read, use, distribute")
+    p.add_argument("--at", required=True, metavar="T", help="when, RFC 3339 UTC (e.g. 2026-06-01T10:00:00Z)")
+    p.add_argument("--actor", default=None, metavar="ADDR", help="who (default: the author's address)")
+    p.add_argument("--purpose", default=None, metavar="P")
+    p.add_argument("--spatial", default=None, metavar="CC", help="where, ISO 3166 (e.g. DE)")
+    p.add_argument("--transfer-process-id", default=None, metavar="ID", help="the DSP transfer process id")
+    p.add_argument("--key-file", required=True, type=Path, metavar="KEYFILE", help=key_help)
+    _remote(p)
+    p.set_defaults(func=_lazy("cmd_access", "ledger.cli_contracts"))
+
+    imports = sub.add_parser("import", help="turn a connector's message into the record it evidences").add_subparsers(
+        dest="import_command", required=True, metavar="SUBCOMMAND"
+    )
+    p = imports.add_parser("dsp", help="a Dataspace Protocol agreement or transfer message (or EDC TransferRequestDto)")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--key-file", required=True, type=Path, metavar="KEYFILE", help=key_help)
+    p.add_argument("--party", action="append", default=[], metavar="CONNECTOR_ID=ADDRESS",
+                   help="agreement: the participant address of a connector id/IRI (repeatable)")  # fmt: skip
+    p.add_argument("--request", default=None, metavar="REQUEST_ID",
+                   help="agreement: the request it concludes (default: the only open one)")  # fmt: skip
+    p.add_argument("--agreement", default=None, metavar="AGREEMENT_ID",
+                   help="transfer: the agreement, when the message does not name it")  # fmt: skip
+    p.add_argument("--action", default=None, metavar="A", help="transfer: the ODRL action (default: use)")
+    p.add_argument("--at", default=None, metavar="T", help="transfer: when, RFC 3339 UTC (default: now)")
+    p.add_argument("--actor", default=None, metavar="ADDR", help="transfer: who (default: the agreement's assignee)")
+    p.add_argument("--purpose", default=None, metavar="P", help="transfer: the purpose")
+    p.add_argument("--spatial", default=None, metavar="CC", help="transfer: where, ISO 3166")
+    _remote(p)
+    p.set_defaults(func=_lazy("cmd_import_dsp", "ledger.cli_import"))
+
     p = sub.add_parser("lineage", help="print a record's lineage tree, or write it as SVG")
     p.add_argument("record_id", metavar="ID")
     p.add_argument("--direction", choices=("ancestors", "descendants", "both"), default="ancestors")
