@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from ledger import cli_footprints, cli_http
+from ledger import cli_footprints, cli_http, demo_contracts
 from ledger.canonical import parse_json
 from ledger.config import Settings
 from ledger.datadir import (
@@ -176,7 +176,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _out("try this:")
     _out(f"  curl {url}/v1/log")
     member = space.members[0]
-    _out(f"  tdsl receipt {space.record_ids[-1]} --url {url} --token \"$(cat {member.token_file})\" -o receipt.json")
+    _out(f"  tdsl receipt {FOOTPRINTS[-1].pf_id} --url {url} --token \"$(cat {member.token_file})\" -o receipt.json")
     _out(
         f"  tdsl verify receipt.json --origin {space.identity.origin} --identity {space.data_dir / IDENTITY}"
         f" --chain-db {embedded_chain_path(settings)}"
@@ -186,6 +186,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _out("the battery pack's footprint, rolled up from its cells and their cathode material:")
     _out(f"  tdsl lineage {pack.pf_id} --url {url} --token \"$(cat {member.token_file})\" --svg pack-lineage.svg")
     _out(f"  curl {url}/v1/records/{pack.pf_id}/lineage")
+    regulator = next(m for m in space.members if m.name == "regulator")
+    _out("the regulator's view of the access events that broke their data contract:")
+    _out(f"  curl -H \"Authorization: Bearer $(cat {regulator.token_file})\" {url}/v1/violations")
+    _out(f"  curl -H \"Authorization: Bearer $(cat {regulator.token_file})\" {url}/v1/contracts/{demo_contracts.AGREEMENT}")
     if space.operator_token_file is not None:
         _out(f"  (operator token: {space.operator_token_file})")
     _out()

@@ -1,16 +1,19 @@
 """The demo data space of ``tdsl demo``: a small, repeatable ledger to try the API on.
 
-Four participants, registered by the operator, each with a fresh secp256k1 key and an
+Five participants, registered by the operator, each with a fresh secp256k1 key and an
 API token kept under ``<data_dir>/demo/`` (mode 0600):
 
 - ``battery-maker`` — a battery pack maker exporting into the EU (provider, producer,
   exporter; EORI);
 - ``cell-supplier`` — its cell maker (provider, producer; USCC);
 - ``cathode-supplier`` — the cell maker's cathode material supplier (producer; USCC);
-- ``regulator`` — a market-surveillance authority (regulator; LEI).
+- ``regulator`` — a market-surveillance authority (regulator; LEI);
+- ``pack-analytics`` — a consumer of the cell maker's test data (consumer; LEI).
 
-two ``dataset`` records, and a supply chain of footprints (``ledger.demo_footprints``):
-cathode → cell → pack, each rolled up from the one below and disclosed to its customer. Loading is idempotent step by step
+two ``dataset`` records, a supply chain of footprints (``ledger.demo_footprints``):
+cathode → cell → pack, each rolled up from the one below and disclosed to its customer,
+and a data contract on the cell test results with access events, some of which break it
+(``ledger.demo_contracts``). Loading is idempotent step by step
 (a key file, a registration, a token file, a record that already exists is kept), so a
 run that was interrupted completes on the next one and a complete space is left alone.
 The operator key is only needed when a participant still has to be registered.
@@ -37,6 +40,7 @@ from ledger.datadir import (
     signed_submission,
     write_private_file,
 )
+from ledger.demo_contracts import load_contracts
 from ledger.demo_footprints import FOOTPRINTS, load_footprints
 from ledger.envelope import address_of
 from ledger.errors import ConfigError, NotFound
@@ -86,6 +90,7 @@ PARTICIPANTS = (
     DemoParticipant(
         "cathode-supplier", "Ningde Cathode Materials Co., Ltd.", ("USCC", "91350900MA2Y3Z4A5B"), ("producer",)
     ),
+    DemoParticipant("pack-analytics", "Pack Analytics BV", ("LEI", "724500DEMOPACKANLT42"), ("consumer",)),
 )
 
 DATASETS = (
@@ -218,5 +223,8 @@ def load_demo(settings: Settings, *, origin: str = DEMO_ORIGIN) -> tuple[Ledger,
     members = {m.name: (m.address, company_urn(m.name), m.display_name) for m in space.members}
     space.changed |= load_footprints(ledger, keys, members)
     space.record_ids += [f.pf_id for f in FOOTPRINTS]
+    changed, contract_ids = load_contracts(ledger, keys, {m.name: m.address for m in space.members})
+    space.changed |= changed
+    space.record_ids += contract_ids
     ledger.seal()
     return ledger, space

@@ -121,7 +121,7 @@ def test_dataset_agreements_and_records_by_party(sqlite_space: Space):
         r = c.get(f"/v1/datasets/{ds.envelope.id}/agreements", headers=regulator(s))
         assert r.status_code == 200, r.text
         assert [(a["id"], a["consumer"]) for a in r.json()["items"]] == [
-            (agr.envelope.id, s.consumer.address.lower()), (agr2.envelope.id, s.stranger.address.lower())]
+            (agr.envelope.id, s.consumer.address), (agr2.envelope.id, s.stranger.address)]
         mine = c.get(f"/v1/datasets/{ds.envelope.id}/agreements", headers=bearer(s, s.consumer.address)).json()
         assert [a["id"] for a in mine["items"]] == [agr.envelope.id]
         assert c.get("/v1/datasets/urn:uuid:nope/agreements", headers=regulator(s)).status_code == 404

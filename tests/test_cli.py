@@ -27,6 +27,7 @@ from ledger.checkpoint import NoteSigner
 from ledger.cli import main
 from ledger.config import Settings
 from ledger.datadir import Identity, open_data_dir
+from ledger import demo_contracts
 from ledger.demo import DATASETS, DEMO_ORIGIN, PARTICIPANTS, load_demo, read_key_file
 from ledger.demo_footprints import FOOTPRINTS
 from ledger.envelope import address_of
@@ -843,8 +844,18 @@ def test_demo_loads_once_and_serves(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert f"{url}/v1" in shown and f"{url}/docs" in shown and f"curl {url}/v1/log" in shown
         assert str(d / "demo" / "battery-maker.token") in shown
         log = httpx.get(f"{url}/v1/log").json()
-        # operator, 4 participants, 2 datasets, 3 footprints (cathode → cell → pack)
-        assert log["origin"] == DEMO_ORIGIN and log["tree_size"] == 10
+        # operator, 5 participants, 2 datasets, 3 footprints (cathode → cell → pack), a contract's offer,
+        # request and agreement, 6 access events
+        assert log["origin"] == DEMO_ORIGIN and log["tree_size"] == 20
+        regulator = {"Authorization": f"Bearer {(d / 'demo' / 'regulator.token').read_text().strip()}"}
+        found = httpx.get(f"{url}/v1/violations", headers=regulator).json()["items"]
+        assert [(v["event"]["action"], v["verdict"]["rule"], v["verdict"]["value"], v["verdict"]["late"]) for v in found] == [
+            ("read", "permission[0]", "marketing", False), ("read", "permission[0]", "US", False),
+            ("read", "permission[0]", "5", False), ("distribute", "prohibition[0]", None, True)]
+        contract = httpx.get(f"{url}/v1/contracts/{demo_contracts.AGREEMENT}", headers=regulator).json()
+        assert [e["verdict"]["status"] for e in contract["events"]].count("permitted") == 2
+        assert contract["duties"][0]["status"] in ("open", "overdue")  # delete by 2027-01-31
+        assert httpx.get(f"{url}/v1/violations").json()["items"] == []  # anonymous: none
         pack = FOOTPRINTS[-1].pf_id
         assert f"tdsl lineage {pack}" in shown
         graph = httpx.get(f"{url}/v1/records/{pack}/lineage").json()
@@ -875,7 +886,7 @@ def test_demo_loads_once_and_serves(tmp_path: Path, capsys: pytest.CaptureFixtur
     keys = {p.name: (d / "demo" / f"{p.name}.key").read_text() for p in PARTICIPANTS}
     ledger, space = load_demo(Settings(data_dir=d))
     assert not space.created and not space.changed
-    assert ledger.store.tree_size(ledger.log.id) == 10
+    assert ledger.store.tree_size(ledger.log.id) == 20
     assert ledger.audit_effects().findings == ()
     assert keys == {p.name: (d / "demo" / f"{p.name}.key").read_text() for p in PARTICIPANTS}
     assert [m.name for m in space.members] == [p.name for p in PARTICIPANTS]
