@@ -15,11 +15,13 @@ holds the log's sealer lock seals and anchors, the others stand by (``ledger.sea
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from starlette.routing import compile_path
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -29,7 +31,7 @@ from api.deps import refuse_invalid_token, reject_unknown_query
 from api.group_commit import GroupCommitter
 from api.openapi import openapi_document
 from api.errors import TYPE_PREFIX, install_error_handlers, problem
-from api.routers import contracts, health, log, participants, records, tlog
+from api.routers import contracts, health, log, participants, passports, records, tlog
 from ledger import formats
 from ledger.sealer import Sealer
 from ledger.chain.access import ChainAccess, serving_chain
@@ -46,6 +48,7 @@ Errors are RFC 9457 `application/problem+json`.
 """
 
 
+STATIC_DIR = Path(__file__).resolve().parents[1] / "ledger" / "web" / "static"
 HASH_TILES = "/v1/tlog/tile/"
 ENTRY_BUNDLES = "/v1/tlog/tile/entries/"
 
@@ -140,9 +143,14 @@ def create_app(
     # random bytes that do not compress, so they skip it.
     app.add_middleware(GZipExceptHashTiles, minimum_size=1024)
     app.add_middleware(RefuseControlCharacters)
-    mounted = [("/v1", module.router) for module in (records, contracts, log, tlog, participants, health)]
+    mounted = [("/v1", module.router) for module in (records, contracts, passports, log, tlog, participants, health)]
     for prefix, router in mounted:
         app.include_router(router, prefix=prefix, dependencies=[Depends(refuse_invalid_token)])
+    # Passports on the web (DESIGN §12): the Digital Link resolver, DID documents and status
+    # lists at the public base URL, and the page's own static files (no external requests).
+    app.include_router(passports.resolver)
+    mounted.append(("", passports.resolver))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # The PACT v3 API (api/pact, docs/pact.md): at /pact, not /v1, with PACT's error format there.
     app.include_router(pact.router, prefix=pact.PREFIX)
     mounted.append((pact.PREFIX, pact.router))

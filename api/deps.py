@@ -79,14 +79,15 @@ async def reject_unknown_query(request: Request) -> None:
     if dependant is None:
         return
     known = _known_query(route, dependant)
-    unknown = sorted({k for k in request.query_params.keys() if k not in known})
+    any_query = getattr(getattr(route, "endpoint", None), "accepts_any_query", False)  # the Digital Link resolver
+    unknown = [] if any_query else sorted({k for k in request.query_params.keys() if k not in known})
     if unknown:
         allowed = f"; it takes {sorted(known)}" if known else "; it takes none"
         raise MalformedInput(f"unknown query parameter {', '.join(map(repr, unknown))}{allowed}")
     for name, value in request.query_params.multi_items():
         if formats.CONTROL_CHARACTER.search(value):
             raise MalformedInput(f"query parameter {name!r} holds a control character")
-        if known[name] is int and not formats.matches(_DIGITS, value):
+        if known.get(name) is int and not formats.matches(_DIGITS, value):
             raise MalformedInput(f"query parameter {name!r} must be a decimal integer of ASCII digits, got {value[:40]!r}")
 
 

@@ -67,5 +67,9 @@ class Settings(BaseSettings):
     #: ... after this many seconds, doubled after each attempt (at most 60 s).
     pact_callback_backoff_seconds: float = Field(default=1.0, gt=0, le=60)
 
+    #: The public base URL of the ledger (passports, DESIGN §12): Digital Link URIs, QR codes
+    #: and did:web identifiers are written against it, e.g. ``https://dpp.example.com``.
+    public_url: str = "http://127.0.0.1:8000"
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'ledger.db').resolve()}"

@@ -21,12 +21,19 @@ from enum import StrEnum
 from ledger.errors import InvalidRecord
 
 #: Index term names a kind may file records under (the query parameters of /v1/records).
-TERM_NAMES = frozenset({"product", "dataset", "agreement", "company", "provider", "consumer"})
+#: ``item``: a passport's GS1 Digital Link path (``/01/<GTIN-14>/21/<serial>``).
+TERM_NAMES = frozenset({"product", "dataset", "agreement", "company", "provider", "consumer", "item",
+                        "passport_root", "status_index"})  # fmt: skip
+#: Terms that at most one entry of a log may hold: the store refuses a batch that would
+#: file a second (``Conflict``, naming the holder). ``passport_root``: the first passport
+#: of a Digital Link path (later ones supersede it); ``status_index``: ``<issuer>:<index>``,
+#: a passport's place in its issuer's status list.
+UNIQUE_TERMS = frozenset({"passport_root", "status_index"})
 MAX_TERM_VALUE = 255
 #: Terms whose values compare case-insensitively — product and company URNs, as PACT filters
 #: them — and the parties' addresses of a contract are stored and queried lowercased
 #: (``term_value``).
-FOLDED_TERMS = frozenset({"product", "company", "provider", "consumer"})  # provider, consumer: addresses
+FOLDED_TERMS = frozenset({"product", "company", "provider", "consumer", "status_index"})  # addresses folded too
 
 
 def term_value(name: str, value: str) -> str:

@@ -394,6 +394,17 @@ def verify_envelope(envelope: Envelope, domain: Domain) -> None:
     (s > n/2), recovery failure, a recovered address other than ``author``, or the zero
     address as author. Raises TypeError for arguments of the wrong type.
     """
+    _author_key(envelope, domain)
+
+
+def author_public_key(envelope: Envelope, domain: Domain) -> bytes:
+    """The author's secp256k1 public key (65 bytes, uncompressed), recovered from the
+    envelope's signature, which must verify as ``verify_envelope`` checks it (the key of
+    a participant's DID document)."""
+    return _author_key(envelope, domain).format(compressed=False)
+
+
+def _author_key(envelope: Envelope, domain: Domain) -> coincurve.PublicKey:
     if not isinstance(envelope, Envelope):
         raise TypeError(f"expected an Envelope, got {type(envelope).__name__}")
     if envelope.author == ZERO_ADDRESS:
@@ -423,6 +434,7 @@ def verify_envelope(envelope: Envelope, domain: Domain) -> None:
         raise InvalidSignature(
             f"signature is by {to_checksum_address(recovered)}, not by the author {envelope.author}"
         )
+    return public_key
 
 
 # -- payload commitments ----------------------------------------------------------------

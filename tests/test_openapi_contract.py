@@ -37,6 +37,7 @@ NOT_POSITIVE = {
     "DELETE /v1/records/{record_id}/payload": "only the record's author or the operator may erase",
     "POST /v1/tokens": "the operator only, for a registered participant",
     "DELETE /v1/tokens": "the token must be an active one",
+    "GET /v1/qr.{fmt}": "the link must pass GS1's grammar and check digit (400) and name an item with a passport (404)",
 }
 
 

@@ -122,6 +122,7 @@ def list_records(
     company: Annotated[str | None, Query(pattern=formats.anchored(URN), description="index term: a company id (urn:…)")] = None,
     provider: Annotated[str | None, Query(pattern=formats.anchored(formats.ADDRESS), description="index term: a contract's provider address")] = None,
     consumer: Annotated[str | None, Query(pattern=formats.anchored(formats.ADDRESS), description="index term: a contract's consumer address")] = None,
+    item: Annotated[str | None, Query(pattern=r"^/01/[0-9]{14}(/[!-~]+)?$", max_length=255, description="index term: a passport's Digital Link path, e.g. /01/09520123456788/21/12345")] = None,
     since: Annotated[str | None, Query(pattern=PERIOD, description="issued_at at or after (RFC 3339 UTC, or a date)")] = None,
     until: Annotated[str | None, Query(pattern=PERIOD, description="issued_at at or before (RFC 3339 UTC, or a date: its end)")] = None,
     start: Annotated[int, Query(ge=0, le=2**63 - 1, description="first leaf index to look at")] = 0,
@@ -132,7 +133,8 @@ def list_records(
     ``next_start`` continues after the page (null at the end).
     """
     terms = tuple((n, v) for n, v in (("product", product), ("dataset", dataset), ("agreement", agreement),
-                                      ("company", company), ("provider", provider), ("consumer", consumer))
+                                      ("company", company), ("provider", provider), ("consumer", consumer),
+                                      ("item", item))
                   if v is not None)  # fmt: skip
     query = RecordQuery(kind=kind, author=author, terms=terms, since=period_bound(since, "since"),
                         until=period_bound(until, "until"))  # fmt: skip

@@ -13,6 +13,7 @@ from ledger.kinds.access_event import ACCESS_EVENT
 from ledger.kinds.contract import CONTRACT_AGREEMENT, CONTRACT_OFFER, CONTRACT_REQUEST, CONTRACT_REVOCATION
 from ledger.kinds.dataset import DATASET
 from ledger.kinds.participant import PARTICIPANT, ROLES
+from ledger.kinds.passport import PASSPORT, PASSPORT_REVOCATION
 from ledger.kinds.pcf import PCF
 
 KINDS: dict[str, Kind] = {
@@ -26,6 +27,8 @@ KINDS: dict[str, Kind] = {
         CONTRACT_AGREEMENT,
         CONTRACT_REVOCATION,
         ACCESS_EVENT,
+        PASSPORT,
+        PASSPORT_REVOCATION,
     )
 }
 

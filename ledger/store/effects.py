@@ -25,8 +25,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, delete, insert, or_, select, update
 
 from ledger.canonical import canonicalize
-from ledger.effects import DerivedState, Term
-from ledger.errors import Forbidden, NotFound, StaleState
+from ledger.effects import UNIQUE_TERMS, DerivedState, Term
+from ledger.errors import Conflict, Forbidden, NotFound, StaleState
 from ledger.store.models import DisclosureRow, EdgeRow, EntryRow, StateRow, TermRow
 from ledger.store.values import NewEntry, StoredEdge
 
@@ -112,6 +112,7 @@ class EffectsStore:
             for change in e.changes:
                 states[self._resolve(known, change.target, idx)] = change.state
         if terms:
+            self._check_unique(conn, log, [t for t in terms if t["name"] in UNIQUE_TERMS])
             conn.execute(insert(_terms), terms)
         if grants:
             conn.execute(insert(_disclosures), grants)
@@ -129,6 +130,29 @@ class EffectsStore:
                     fresh.append(dict(log=log, idx=idx, **values))
             if fresh:
                 conn.execute(insert(_states), fresh)
+
+    @staticmethod
+    def _check_unique(conn: Connection, log: int, claimed: list[dict]) -> None:
+        """A unique term (``UNIQUE_TERMS``) held by no stored entry and by one record of the
+        batch only; else ``Conflict`` naming the holder. Runs under the append's write lock."""
+        first: dict[tuple[str, str], int] = {}
+        for t in claimed:
+            key = (t["name"], t["value"])
+            if key in first:
+                raise Conflict(f"{key[0]} {key[1]!r} is claimed by two records of this batch (leaves {first[key]} "
+                               f"and {t['idx']}); it may be held by one record only")  # fmt: skip
+            first[key] = t["idx"]
+        for name in {n for n, _ in first}:
+            values = sorted(v for n, v in first if n == name)
+            for chunk in _chunks(values):
+                q = (
+                    select(_terms.c.value, _entries.c.idx, _entries.c.record_id)
+                    .select_from(_terms.join(_entries, (_entries.c.log == _terms.c.log) & (_entries.c.idx == _terms.c.idx)))
+                    .where(_terms.c.log == log, _terms.c.name == name, _terms.c.value.in_(chunk))
+                )
+                for r in conn.execute(q):
+                    raise Conflict(f"{name} {r.value!r} is already held by record {r.record_id!r} (leaf {r.idx}); "
+                                   "it may be held by one record only")  # fmt: skip
 
     @staticmethod
     def _resolve(known: dict[str, tuple[int, bytes]], record_id: str, source: int) -> int:
