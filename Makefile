@@ -8,7 +8,7 @@
 # The install steps are re-run only when pyproject.toml (or package.json / its lock)
 # is newer than the stamp left by the last install, so a repeated `make test` is fast.
 # `make run` installs only what running needs (the package); `make test` adds the test
-# and benchmark extras and the npm tools (solc, anvil).
+# and benchmark extras, the npm tools (solc, anvil) and Debian's chromium, chromium-driver and fonts-noto-cjk.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -71,7 +71,19 @@ compile: | $(VPY)
 run: install-run compile
 	TDSL_KEYSTORE_PASSWORD="$${TDSL_KEYSTORE_PASSWORD:-demo}" $(VENV)/bin/tdsl demo --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
-test: install compile
+# The passport page's browser test (tests/test_passport_browser.py) drives Debian's
+# Chromium through its ChromeDriver; CI runs as root, elsewhere sudo is asked for.
+# The Chinese page needs a CJK font to render (Noto Sans CJK, as on Android phones).
+CHROMEDRIVER := /usr/bin/chromedriver
+CJK_FONT     := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+APT_INSTALL  = if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq
+$(CHROMEDRIVER):
+	@$(APT_INSTALL) chromium chromium-driver
+$(CJK_FONT):
+	@$(APT_INSTALL) fonts-noto-cjk
+
+test: install compile $(CHROMEDRIVER) $(CJK_FONT)
 	$(VPY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests $(PYTEST_ARGS)
 
 bench: install compile
