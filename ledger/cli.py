@@ -245,6 +245,28 @@ def build_parser() -> argparse.ArgumentParser:
     _remote(p)
     p.set_defaults(func=_lazy("cmd_import_dsp", "ledger.cli_import"))
 
+    passport = sub.add_parser("passport", help="issue or revoke a digital product passport (UNTP, VC-JOSE)").add_subparsers(
+        dest="passport_command", required=True, metavar="SUBCOMMAND"
+    )
+    p = passport.add_parser("issue", help="build the credential from a footprint and product facts, sign it, submit it")
+    p.add_argument("--footprint", required=True, metavar="PF_ID", help="the product's footprint (a pcf record id)")
+    p.add_argument("--facts", required=True, type=Path, metavar="FACTS.yaml", help="product facts, YAML or JSON")
+    p.add_argument("--key-file", required=True, type=Path, metavar="KEYFILE", help=key_help)
+    p.add_argument("--public-url", default=os.environ.get("TDSL_PUBLIC_URL", "http://127.0.0.1:8000"), metavar="URL",
+                   help="the ledger's public base URL: Digital Link and did:web (default: $TDSL_PUBLIC_URL)")  # fmt: skip
+    p.add_argument("--issuer-name", default=None, metavar="NAME", help="the issuer's name in the credential")
+    p.add_argument("--supersede", default=None, metavar="PASSPORT_ID", help="the passport this one replaces")
+    p.add_argument("--id", default=None, help="record id (default: a new urn:uuid)")
+    p.add_argument("--jwt-out", default=None, type=Path, metavar="FILE", help="also write the vc+jwt here")
+    _remote(p)
+    p.set_defaults(func=_lazy("cmd_passport_issue", "ledger.cli_passports"))
+    p = passport.add_parser("revoke", help="revoke a passport (its issuer)")
+    p.add_argument("passport_id", metavar="PASSPORT_ID")
+    p.add_argument("--reason", default="", metavar="TEXT")
+    p.add_argument("--key-file", required=True, type=Path, metavar="KEYFILE", help=key_help)
+    _remote(p)
+    p.set_defaults(func=_lazy("cmd_passport_revoke", "ledger.cli_passports"))
+
     p = sub.add_parser("lineage", help="print a record's lineage tree, or write it as SVG")
     p.add_argument("record_id", metavar="ID")
     p.add_argument("--direction", choices=("ancestors", "descendants", "both"), default="ancestors")
@@ -264,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="verify a receipt offline against the log identity you trust",
         description="The log's identity comes from --identity or the explicit flags, never from the receipt.",
     )  # fmt: skip
-    p.add_argument("receipt", type=Path, metavar="RECEIPT.json")
+    p.add_argument("receipt", metavar="RECEIPT.json|VC.jwt|URL",
+                   help="a receipt; or a passport: a vc+jwt file or its GS1 Digital Link URL")  # fmt: skip
     p.add_argument("--origin", required=True, help="the log's origin")
     p.add_argument(
         "--identity", type=Path, default=None, metavar="FILE", help="the log's identity.json (written by tdsl init)"
@@ -282,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--confirmations", type=int, default=0, metavar="N",
         help="blocks required on top of the anchor's block (default 0: mined)",
     )
+    p.add_argument("--did-document", type=Path, default=None, metavar="FILE",
+                   help="a passport: the issuer's DID document, instead of resolving its did:web")  # fmt: skip
+    p.add_argument("--no-status", action="store_true", help="a passport: do not fetch its status list")
     p.add_argument(
         "--require", choices=("anchored", "final"), default=None,
         help="exit 1 unless the chain shows the receipt's checkpoint anchored (mined or final), or final",

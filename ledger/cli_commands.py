@@ -190,6 +190,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _out("the regulator's view of the access events that broke their data contract:")
     _out(f"  curl -H \"Authorization: Bearer $(cat {regulator.token_file})\" {url}/v1/violations")
     _out(f"  curl -H \"Authorization: Bearer $(cat {regulator.token_file})\" {url}/v1/contracts/{demo_contracts.AGREEMENT}")
+    _out("the battery pack's digital product passport (scan the QR code, or open the link):")
+    _out(f"  {space.passport_uri}")
+    _out(f"  QR code: {space.passport_qr} (and .png beside it)")
     if space.operator_token_file is not None:
         _out(f"  (operator token: {space.operator_token_file})")
     _out()

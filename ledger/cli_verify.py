@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ledger.errors import VerificationError
 from ledger.identity import Identity
@@ -67,8 +68,11 @@ def _verifier_identity(args: argparse.Namespace) -> tuple[str, int, str] | None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """A receipt; or a passport, as a ``vc+jwt`` file or a Digital Link URL (``ledger.cli_verify_passport``)."""
     explicit = _verifier_identity(args)  # usage errors (exit 2) before anything is read
-    try:
+    target = str(args.receipt)
+
+    def check_receipt_file(path: Path) -> str:
         if explicit is None:
             identity = Identity.from_file(args.identity)
             if identity.origin != args.origin:
@@ -79,20 +83,36 @@ def cmd_verify(args: argparse.Namespace) -> int:
         else:
             note_key, chain_id, contract = explicit
         try:
-            data = args.receipt.read_bytes()
+            data = path.read_bytes()
         except OSError as e:
-            raise VerificationError(f"cannot read {args.receipt}: {e.strerror or e}") from e
+            raise VerificationError(f"cannot read {path}: {e.strerror or e}") from e
         receipt = Receipt.from_json(data)
         reader = _ChainReader(args, chain_id, contract) if (args.rpc or args.chain_db) else None
         chain = ChainRef(chain_id=chain_id, contract=contract, reader=reader)
         status = check_receipt(receipt, origin=args.origin, chain=chain, note_key=note_key)
         if args.require is not None and status not in REQUIREMENTS[args.require]:
             raise VerificationError(f"the receipt's checkpoint is {status} on chain; --require {args.require}")
+        # What the chain says, not what the receipt claims; without chain access, the claim-free receipt is unchecked.
+        anchor = "pending, unchecked: no chain access" if status == AnchorStatus.UNCHECKED else str(status)
+        return f"valid: record {receipt.entry.id} at leaf {receipt.leaf_index} in tree {receipt.tree_size} (anchor: {anchor})"
+
+    if target.startswith(("https://", "http://")) or _is_compact_jws(Path(target)):
+        from ledger.cli_verify_passport import cmd_verify_passport
+
+        return cmd_verify_passport(args, target, check_receipt_file)
+    try:
+        line = check_receipt_file(Path(target))
     except Exception as e:  # noqa: BLE001 — a verifier fails closed: any error is "invalid"
         print(f"invalid: {str(e) or type(e).__name__}", file=sys.stderr)
         return 1
-    # What the chain says, not what the receipt claims; without chain access, the claim-free receipt is unchecked.
-    anchor = "pending, unchecked: no chain access" if status == AnchorStatus.UNCHECKED else str(status)
-    where = f"at leaf {receipt.leaf_index} in tree {receipt.tree_size}"
-    _out(f"valid: record {receipt.entry.id} {where} (anchor: {anchor})")
+    _out(line)
     return 0
+
+
+def _is_compact_jws(path: Path) -> bool:
+    """Whether the file holds one compact JWS (three base64url parts), not a receipt."""
+    try:
+        head = path.read_bytes()[:200_000].strip()
+    except OSError:
+        return False
+    return head.count(b".") == 2 and all(c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_." for c in head)

@@ -42,6 +42,7 @@ from ledger.datadir import (
 )
 from ledger.demo_contracts import load_contracts
 from ledger.demo_footprints import FOOTPRINTS, load_footprints
+from ledger.demo_passports import ISSUER, PASSPORT_ID, load_passport
 from ledger.envelope import address_of
 from ledger.errors import ConfigError, NotFound
 from ledger.log import Ledger
@@ -128,6 +129,8 @@ class DemoSpace:
     operator_token_file: Path | None = None
     members: list[DemoMember] = field(default_factory=list)
     record_ids: list[str] = field(default_factory=list)
+    passport_uri: str = ""  # the demo passport's Digital Link URI
+    passport_qr: Path | None = None  # its QR code (SVG; a PNG beside it)
 
 
 def company_urn(name: str) -> str:
@@ -226,5 +229,11 @@ def load_demo(settings: Settings, *, origin: str = DEMO_ORIGIN) -> tuple[Ledger,
     changed, contract_ids = load_contracts(ledger, keys, {m.name: m.address for m in space.members})
     space.changed |= changed
     space.record_ids += contract_ids
+    maker = next(m for m in space.members if m.name == ISSUER)
+    changed, space.passport_uri, space.passport_qr = load_passport(
+        ledger, keys, issuer_name=maker.display_name, public_url=settings.public_url, qr_dir=demo_dir
+    )
+    space.changed |= changed
+    space.record_ids.append(PASSPORT_ID)
     ledger.seal()
     return ledger, space

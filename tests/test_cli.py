@@ -838,15 +838,20 @@ def test_serve_submit_receipt_verify_over_http(tmp_path: Path, operator_key: str
 def test_demo_loads_once_and_serves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     d = tmp_path / "data"
     port = _free_port()
-    env = _env(TDSL_OPERATOR_KEY=os.urandom(32).hex())
+    env = _env(TDSL_OPERATOR_KEY=os.urandom(32).hex(), TDSL_PUBLIC_URL=f"http://127.0.0.1:{port}")
     with _server(["demo", "--data-dir", d, "--port", str(port)], env, tmp_path, port) as url:
         shown = (tmp_path / "server.out").read_text()
+        passport_uri = f"{url}/01/04012345000306/21/VP48-2026-000123"
+        assert passport_uri in shown and str(d / "demo" / "passport-qr.svg") in shown
+        assert (d / "demo" / "passport-qr.png").read_bytes()[:4] == b"\x89PNG"
+        served = httpx.get(passport_uri, headers={"Accept": "application/vc+ld+json"}).json()
+        assert served["credentialSubject"]["emissionsScorecard"]["carbonFootprint"] == 701.32
         assert f"{url}/v1" in shown and f"{url}/docs" in shown and f"curl {url}/v1/log" in shown
         assert str(d / "demo" / "battery-maker.token") in shown
         log = httpx.get(f"{url}/v1/log").json()
         # operator, 5 participants, 2 datasets, 3 footprints (cathode → cell → pack), a contract's offer,
-        # request and agreement, 6 access events
-        assert log["origin"] == DEMO_ORIGIN and log["tree_size"] == 20
+        # request and agreement, 6 access events, the battery pack's passport
+        assert log["origin"] == DEMO_ORIGIN and log["tree_size"] == 21
         regulator = {"Authorization": f"Bearer {(d / 'demo' / 'regulator.token').read_text().strip()}"}
         found = httpx.get(f"{url}/v1/violations", headers=regulator).json()["items"]
         assert [(v["event"]["action"], v["verdict"]["rule"], v["verdict"]["value"], v["verdict"]["late"]) for v in found] == [
@@ -886,7 +891,7 @@ def test_demo_loads_once_and_serves(tmp_path: Path, capsys: pytest.CaptureFixtur
     keys = {p.name: (d / "demo" / f"{p.name}.key").read_text() for p in PARTICIPANTS}
     ledger, space = load_demo(Settings(data_dir=d))
     assert not space.created and not space.changed
-    assert ledger.store.tree_size(ledger.log.id) == 20
+    assert ledger.store.tree_size(ledger.log.id) == 21
     assert ledger.audit_effects().findings == ()
     assert keys == {p.name: (d / "demo" / f"{p.name}.key").read_text() for p in PARTICIPANTS}
     assert [m.name for m in space.members] == [p.name for p in PARTICIPANTS]
