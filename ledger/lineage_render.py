@@ -444,9 +444,11 @@ def _node_svg(node: RenderNode, box: Box, is_root: bool) -> str:
     return "".join(out) + "</g>"
 
 
-def render_svg(nodes: Sequence[RenderNode], edges: Sequence[RenderEdge], root: str) -> str:
+def render_svg(nodes: Sequence[RenderNode], edges: Sequence[RenderEdge], root: str, *, legend_title: str = "Edges:",
+               type_names: Mapping[str, str] | None = None) -> str:  # fmt: skip
     """A standalone SVG 1.1 document of the whole graph as ``layout`` places it, with a legend
-    of the edge types present; no scripts, no external resources. Raises as ``layout``."""
+    of the edge types present (``legend_title``, each type by ``type_names`` or its own name:
+    a page in another language); no scripts, no external resources. Raises as ``layout``."""
     g = _graph(nodes, edges, root)
     lay = _layout(g)
     types = sorted({e.type for e in edges})
@@ -455,8 +457,8 @@ def render_svg(nodes: Sequence[RenderNode], edges: Sequence[RenderEdge], root: s
     stroke = {t: {"stroke": c, "stroke-width": 1.6, "stroke-dasharray": d} for t, (c, d) in colour.items()}
     for i, t in enumerate(types):
         stroke[t]["marker-end"] = f"url(#arrow-{i})"
-    legend = [_fit(t, 200, 12) for t in types]
-    width = max(lay.width, MARGIN + 50 + sum(60 + _text_width(t, 12) for t in legend))
+    legend = [_fit((type_names or {}).get(t, t), 200, 12) for t in types]
+    width = max(lay.width, MARGIN + max(50, _text_width(legend_title, 12) + 12) + sum(60 + _text_width(t, 12) for t in legend))
     height = lay.height + (LEGEND_HEIGHT if edges else 0.0)
     svg = {"xmlns": "http://www.w3.org/2000/svg", "version": "1.1", "width": width, "height": height}
     svg |= {"viewBox": f"0 0 {width:.1f} {height:.1f}", "font-family": _FONT}
@@ -486,8 +488,8 @@ def render_svg(nodes: Sequence[RenderNode], edges: Sequence[RenderEdge], root: s
     out += ['</g><g class="edge-labels">', *labels, "</g>"]
     if edges:
         y = lay.height + LEGEND_HEIGHT / 2 - 6
-        out.append('<g class="legend">' + _text(MARGIN, y + 4, "Edges:", 12, "#4a5568"))
-        at = MARGIN + 50
+        out.append('<g class="legend">' + _text(MARGIN, y + 4, legend_title, 12, "#4a5568"))
+        at = MARGIN + max(50, _text_width(legend_title, 12) + 12)
         for t, text in zip(types, legend):
             out.append(_tag("line", {"x1": at, "y1": y, "x2": at + 34, "y2": y, **stroke[t]}))
             out.append(_text(at + 42, y + 4, text, 12, "#2d3748"))

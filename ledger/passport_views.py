@@ -19,7 +19,7 @@ hashes where not).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,13 +93,18 @@ class PassportPage:
     status_reason: str
     issuer: ParticipantInfo | None
     footprint: FootprintFigure | None
-    lineage_svg: str | None
+    lineage: LineagePicture | None
     receipt: Receipt
     canonical_uri: str  # the Digital Link URI of the passport's own path at the public URL
     versions: tuple[str, ...]  # record ids of every version of its path, oldest first
     #: When the ledger sent the anchoring transaction (its clock, not the chain's; the block
     #: number says where the chain put it). None until anchored.
     anchor_sent_at: datetime | None = None
+
+    @property
+    def lineage_svg(self) -> str | None:
+        """The lineage picture with English labels."""
+        return None if self.lineage is None else self.lineage.svg()
 
     @property
     def anchor(self) -> dict[str, Any] | None:
@@ -137,7 +142,41 @@ def _footprint(ledger: Ledger, view: RecordView) -> FootprintFigure | None:
                            fp.declared_unit, str(fp.declared_unit_amount), status)  # fmt: skip
 
 
-def _lineage_svg(ledger: Ledger, footprint_id: str) -> str | None:
+@dataclass(frozen=True, slots=True)
+class LineageFigure:
+    """One record of the footprint's lineage as the page draws it: ``record_id`` None where
+    the viewer may not see the record (drawn by its hash), ``value`` None where its payload
+    is not public."""
+
+    leaf_hash: str
+    record_id: str | None
+    kind: str | None
+    value: str | None = None  # pcfExcludingBiogenicUptake
+    amount: str | None = None  # per declaredUnitAmount …
+    unit: str | None = None  # … declared units
+
+
+@dataclass(frozen=True, slots=True)
+class LineagePicture:
+    root: str
+    nodes: tuple[LineageFigure, ...]
+    edges: tuple[tuple[str, str, str], ...]  # (source, target, type) by leaf hash
+
+    def svg(self, *, per: str = "{value} kg CO2e / {amount} {unit}", not_public: str = "value not public",
+            legend_title: str = "Edges:", type_names: dict[str, str] | None = None) -> str:  # fmt: skip
+        """The picture with these labels (English by default; the page passes its language's)."""
+        nodes = []
+        for n in self.nodes:
+            if n.record_id is None:
+                nodes.append(RenderNode(n.leaf_hash, "", hidden=True))
+                continue
+            value = not_public if n.value is None else per.format(value=n.value, amount=n.amount, unit=n.unit)
+            nodes.append(RenderNode(n.leaf_hash, n.record_id, f"{n.kind} · {value}"))
+        edges = [RenderEdge(s, t, kind) for s, t, kind in self.edges]
+        return render_svg(nodes, edges, self.root, legend_title=legend_title, type_names=type_names)
+
+
+def _lineage(ledger: Ledger, footprint_id: str) -> LineagePicture | None:
     try:
         graph = ledger.lineage(footprint_id, ANONYMOUS, direction="ancestors", depth=8)
     except (NotFound, PayloadUnavailable):
@@ -145,19 +184,19 @@ def _lineage_svg(ledger: Ledger, footprint_id: str) -> str | None:
     nodes = []
     for n in graph.nodes:
         if not n.visible:
-            nodes.append(RenderNode(n.leaf_hash, "", hidden=True))
+            nodes.append(LineageFigure(n.leaf_hash, None, None))
             continue
-        value = ""
+        figure = LineageFigure(n.leaf_hash, str(n.record_id), n.kind)
         try:
             payload = ledger.record(n.record_id or "", ANONYMOUS).payload_json()
             if payload is not None and n.kind == "pcf":
                 v = parse_pcf(payload).view
-                value = f" · {v.pcf_excluding_biogenic_uptake.text} kg CO2e / {v.declared_unit_amount} {v.declared_unit}"
+                figure = replace(figure, value=v.pcf_excluding_biogenic_uptake.text, amount=str(v.declared_unit_amount),
+                                 unit=v.declared_unit)  # fmt: skip
         except (NotFound, ValueError):
             pass
-        nodes.append(RenderNode(n.leaf_hash, str(n.record_id), f"{n.kind}{value or ' · value not public'}"))
-    edges = [RenderEdge(e.source, e.target, str(e.type)) for e in graph.edges]
-    return render_svg(nodes, edges, graph.root)
+        nodes.append(figure)
+    return LineagePicture(graph.root, tuple(nodes), tuple((e.source, e.target, str(e.type)) for e in graph.edges))
 
 
 def page(ledger: Ledger, view: RecordView, public_url: str) -> PassportPage:
@@ -172,7 +211,7 @@ def page(ledger: Ledger, view: RecordView, public_url: str) -> PassportPage:
     return PassportPage(
         record=view, passport=passport, status=status, status_reason=(st.reason if st and status == REVOKED else ""),
         issuer=ledger.participant(view.entry.author), footprint=footprint,
-        lineage_svg=_lineage_svg(ledger, footprint.record_id) if footprint else None,
+        lineage=_lineage(ledger, footprint.record_id) if footprint else None,
         receipt=ledger.receipt(view.entry.record_id, ANONYMOUS),
         canonical_uri=public_url.rstrip("/") + path,
         versions=tuple(v.entry.record_id for v in _versions(ledger, path)),

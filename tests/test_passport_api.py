@@ -172,3 +172,19 @@ def test_the_resolver_answers_any_path_without_a_server_error(world: PassportWor
             assert r.headers["content-type"].startswith("application/problem+json")
 
     run()
+
+
+def test_the_passport_as_json_and_its_credential_show_revocation(world: PassportWorld, http: TestClient):
+    issued, sub = _issue(world)
+    rid = sub.envelope.id
+    body = http.get(f"/v1/passports/{rid}").json()
+    assert body["status"]["status"] == "active" and body["product"]["gtin"] == f"0{PACK_GTIN}"
+    assert http.get(f"/v1/passports/{rid}/credential").json() == issued.credential
+    r = http.get(f"/v1/passports/{rid}/vc.jwt")
+    assert r.headers["content-type"].startswith("application/vc+jwt") and r.text == issued.payload["vc_jwt"]
+    world.submit(world.revocation(sub, reason="recalled: cell defect"))
+    body = http.get(f"/v1/passports/{rid}").json()
+    assert body["status"] == {**body["status"], "status": "revoked", "reason": "recalled: cell defect"}
+    page = http.get(ITEM, headers={"Accept": "text/html"}).text
+    assert "recalled: cell defect" in page
+    _problem(http.get(f"/v1/passports/{world.pack.envelope.id}"), 404, "is a pcf")

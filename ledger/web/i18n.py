@@ -62,6 +62,11 @@ EN: dict[str, str] = {
                         "they are public; other records appear greyed, by their hash."),
     "lineage_alt": "Lineage tree of the product's carbon footprint records",
     "lineage_none": "The lineage picture is not available.",
+    "lineage_per": "{value} kg CO2e / {amount} {unit}",
+    "lineage_not_public": "value not public",
+    "lineage_edges": "Edges:",
+    "lineage_component_of": "component of",
+    "lineage_supersedes": "supersedes",
     "pcf_Active": "Active",
     "pcf_Deprecated": "Deprecated (superseded by a newer footprint)",
     # conformity
@@ -206,6 +211,11 @@ ZH_CN: dict[str, str] = {
     "lineage_caption": "该碳足迹及其所依据的供应商碳足迹。公开的记录显示数值；其他记录以灰色显示其哈希值。",
     "lineage_alt": "产品碳足迹记录的溯源树",
     "lineage_none": "溯源图不可用。",
+    "lineage_per": "{value} 千克CO2e/{amount} {unit}",
+    "lineage_not_public": "数值未公开",
+    "lineage_edges": "关系：",
+    "lineage_component_of": "组成部分",
+    "lineage_supersedes": "取代",
     "pcf_Active": "有效",
     "pcf_Deprecated": "已弃用（已被更新的碳足迹取代）",
     # conformity

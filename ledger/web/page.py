@@ -194,7 +194,10 @@ def render_passport(p: PassportPage, *, lang: str, public_url: str, proof: dict[
     return _environment().get_template("passport.html").render(
         p=p, dpp=p.passport.dpp, t=t, lang=lang, when=_when, number=_number,
         revoked=p.status == REVOKED, links=links(p), proof=proof, proof_json=proof_json(proof),
-        lineage=inline_svg(p.lineage_svg, t.text("lineage_alt")),
+        lineage=inline_svg(None if p.lineage is None else p.lineage.svg(
+            per=t.table["lineage_per"], not_public=t.text("lineage_not_public"), legend_title=t.text("lineage_edges"),
+            type_names={"component_of": t.text("lineage_component_of"), "supersedes": t.text("lineage_supersedes")}),
+            t.text("lineage_alt")),  # fmt: skip
         opened=link.path(), own_path=p.passport.link.path(), public_base=public_url.rstrip("/"),
         version=(p.versions.index(rid) + 1 if rid in p.versions else None, len(p.versions)),
         languages=[(x, i18n.MESSAGES[x]["language_name"]) for x in others], all_languages=i18n.LANGUAGES,
