@@ -523,6 +523,23 @@ class SQLStore(EffectsStore):
             raise NotFound(f"no consistency proof from size {size1} to size {size2}")
         return self._hash_ranges(log, size2, merkle.consistency_proof_ranges(size1, size2), fresh=fresh)
 
+    def frontier(self, log: int, size: int, *, fresh: bool = False) -> list[bytes]:
+        """Roots of the perfect subtrees of the tree of ``size`` leaves, left to right
+        (``ledger.frontier``; ``[]`` for size 0).
+
+        Each is a node of the tree: the subtrees of heights 8L .. 8L+7 all lie in the
+        one level-L tile covering leaf ``size - 1``, so the frontier reads at most one
+        tile per level, in one read like a proof's. ``fresh`` as for ``root_at``.
+        """
+        if size < 0:
+            raise NotFound(f"no tree of size {size}")
+        ranges, begin = [], 0
+        for height in range(size.bit_length() - 1, -1, -1):
+            if size >> height & 1:
+                ranges.append((begin, begin + (1 << height)))
+                begin += 1 << height
+        return self._hash_ranges(log, size, ranges, fresh=fresh) if ranges else []
+
     def tile(self, log: int, level: int, idx: int) -> bytes | None:
         return self.get_tiles(log, [(level, idx)]).get((level, idx))
 
