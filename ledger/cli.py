@@ -106,9 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     _data_dir(p)
     p.set_defaults(func=_lazy("cmd_anchor"))
 
-    p = sub.add_parser("audit", help="re-verify every entry, tile and checkpoint of a data directory")
+    # `tdsl audit` alone still means `tdsl audit store` (issue 11 adds export and verify).
+    p = sub.add_parser("audit", help="re-verify a data directory (audit store, the default)",
+                       description="tdsl audit store: re-verify every entry, tile, checkpoint and derived state "
+                                   "of a data directory; `tdsl audit` with no subcommand does the same.")  # fmt: skip
     _data_dir(p)
     p.set_defaults(func=_lazy("cmd_audit"))
+    audit = p.add_subparsers(dest="audit_command", required=False, metavar="SUBCOMMAND")
+    q = audit.add_parser("store", help="re-verify every entry, tile, checkpoint and derived state of a data directory")
+    # SUPPRESS: `tdsl audit --data-dir D store` keeps D (a subparser's default would replace it)
+    q.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, metavar="DIR",
+                   help="data directory (default: TDSL_DATA_DIR or ./data)")  # fmt: skip
+    q.set_defaults(func=_lazy("cmd_audit"))
 
     p = sub.add_parser("demo", help="load a small demo data space (once) and serve it")
     _server(p)

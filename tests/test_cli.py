@@ -351,6 +351,10 @@ def test_audit_passes_on_a_sound_log_and_fails_on_a_forged_entry(
     rc, out, err = run(capsys, "audit", "--data-dir", data_dir)
     assert rc == 1 and "entry 2" in err
     assert_clean_failure(err)
+    # `tdsl audit store` is the same command, the data directory given before or after it
+    for argv in (("audit", "store", "--data-dir", data_dir), ("audit", "--data-dir", data_dir, "store")):
+        rc, _, err2 = run(capsys, *argv)
+        assert rc == 1 and err2 == err
 
 
 @pytest.mark.parametrize(
