@@ -16,7 +16,7 @@ from ledger.demo import DEMO_ORIGIN
 from ledger.demo_footprints import FOOTPRINTS
 from test_cli import _clean_env, _env, _free_port, _server, run
 
-pytestmark = pytest.mark.usefixtures(_clean_env.__name__)
+pytestmark = [pytest.mark.usefixtures(_clean_env.__name__), pytest.mark.xdist_group("passport_cli")]  # one demo server
 FACTS = """\
 name: Battery pack VP-48, 48 V
 serial: VP48-2026-000777
@@ -30,15 +30,23 @@ conformityClaims:
 """
 
 
-@pytest.fixture
-def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    d, port = tmp_path / "data", _free_port()
+@pytest.fixture(scope="module")
+def served_demo(tmp_path_factory: pytest.TempPathFactory):
+    """One demo server for the module (starting one takes seconds); tests that add records
+    to it do not depend on each other's."""
+    tmp = tmp_path_factory.mktemp("passport-cli")
+    d, port = tmp / "data", _free_port()
     url = f"http://127.0.0.1:{port}"
     env = _env(TDSL_OPERATOR_KEY=os.urandom(32).hex(), TDSL_PUBLIC_URL=url)
-    with _server(["demo", "--data-dir", d, "--port", str(port)], env, tmp_path, port) as served:
-        monkeypatch.setenv("TDSL_PUBLIC_URL", url)
+    with _server(["demo", "--data-dir", d, "--port", str(port)], env, tmp, port) as served:
         yield {"url": served, "dir": d, "key": d / "demo" / "battery-maker.key",
                "token": (d / "demo" / "battery-maker.token").read_text().strip()}  # fmt: skip
+
+
+@pytest.fixture
+def demo(served_demo, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TDSL_PUBLIC_URL", served_demo["url"])  # what tdsl passport issue writes into the credential
+    return served_demo
 
 
 def _size(url: str) -> int:
