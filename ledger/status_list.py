@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.errors import MalformedInput
+from ledger import formats
 from ledger.formats import ISSUED_AT, matches
 from ledger.pact.formats import URI, describe
 
@@ -59,7 +60,7 @@ MAX_LIST_BYTES = 16 * 1024 * 1024
 _ENTRY_TYPE = "BitstringStatusListEntry"
 _ENTRY_KEYS = {"id", "type", "statusPurpose", "statusListIndex", "statusListCredential",
                "statusSize", "statusMessage", "statusReference"}  # fmt: skip
-_INDEX = re.compile(r"0|[1-9][0-9]{0,19}")
+_INDEX = formats.CHECKPOINT_SIZE  # a decimal without leading zeros, at most 20 digits
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 _STATUS_HEX = re.compile(r"0x[0-9a-fA-F]+")
 # RFC 1952 member header: ID1 ID2, CM 8 (deflate), FLG 0, MTIME 0, XFL 0, OS 3 (Unix).

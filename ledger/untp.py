@@ -53,6 +53,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from ledger import formats
 from ledger.errors import InvalidRecord
 from ledger.pact.formats import describe
 from ledger.untp_formats import (
@@ -97,7 +98,7 @@ _UNTP_DPP = re.compile(r"https?://(?:test\.)?uncefact\.org/vocabulary/untp/dpp/(
 _OLDER_SHAPE = {"0.3": "its credentialSubject is the Product itself, not a ProductPassport"}
 _UNION_TAGS = frozenset({OBJECT, ARRAY, STRING})
 _BITSTRING = "BitstringStatusListEntry"
-_INDEX = re.compile(r"0|[1-9][0-9]{0,19}")
+_INDEX = formats.CHECKPOINT_SIZE  # a decimal without leading zeros, at most 20 digits
 _EXPECTED = {
     "string_type": "a string",
     "bool_type": "true or false",

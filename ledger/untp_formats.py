@@ -38,6 +38,7 @@ from typing import Annotated, Any, Union, get_args
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, PlainValidator, Tag, field_validator
 from pydantic_core import PydanticCustomError
 
+from ledger import formats
 from ledger.pact.formats import describe
 
 # RFC 3986 appendix A.
@@ -74,7 +75,7 @@ DATE_TIME = re.compile(
     r"(?:\.([0-9]+))?(?:Z|([+-])(?:(0[0-9]|1[0-3]):([0-5][0-9])|(14):(00)))"
 )
 #: RFC 3339 ``full-date``.
-DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+DATE = formats.DATE  # YYYY-MM-DD (groups: year, month, day)
 
 
 def parse_date_time(text: str) -> datetime:

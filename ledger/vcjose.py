@@ -32,6 +32,7 @@ from joserfc import jws
 from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import ECKey
 
+from ledger import formats
 from ledger.canonical import canonicalize, parse_json
 from ledger.eip712 import keccak256, to_checksum_address
 from ledger.errors import InvalidRecord, InvalidSignature, MalformedInput, PayloadTooLarge
@@ -62,7 +63,7 @@ _B64URL = re.compile(r"[A-Za-z0-9_-]*", re.ASCII)
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOST = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}(?::[0-9]{{1,5}})?", re.ASCII)
 _PATH_SEGMENT = re.compile(r"(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})+", re.ASCII)
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}", re.ASCII)
+_ADDRESS = formats.ADDRESS
 
 
 def _b64encode(data: bytes) -> str:

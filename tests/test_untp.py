@@ -45,6 +45,9 @@ from ledger.errors import InvalidRecord
 from ledger.untp import parse_dpp
 from ledger.untp_models import BY_CONTEXT, ProductPassport
 
+#: The mutants' verdicts are computed once per worker (≈ 30 s of jsonschema): keep them on one.
+pytestmark = pytest.mark.xdist_group("untp_differential")
+
 #: relpath under ../shared/vectors/untp -> the version parse_dpp reads, or the refusal (a regex).
 INSTANCES: dict[str, tuple[str, str]] = {
     "dpp-0.6.1/untp-dpp-instance.json": ("accepted", "0.6.1"),
