@@ -5,8 +5,10 @@ This module is the only place where JSON becomes bytes to hash or sign
 (``parse_json``). Both raise ``ledger.errors.MalformedJSON`` (a ``ValueError``) with a
 message that says what was wrong and, where known, where.
 
-``canonicalize`` encodes with the ``rfc8785`` package: object keys sorted by their
-UTF-16 code units, no whitespace, ECMAScript number formatting, minimal string escapes.
+``canonicalize`` writes the bytes of the ``rfc8785`` package: object keys sorted by their
+UTF-16 code units, no whitespace, ECMAScript number formatting, minimal string escapes
+(through the standard library's C encoder where that gives the same bytes, floats
+included; see ``canonicalize``).
 It refuses what JCS cannot encode: integers outside ±(2**53 - 1), NaN and infinities,
 non-``str`` object keys, strings with lone surrogates, types other than ``dict``,
 ``list``/``tuple``, ``str``, ``int``, ``float``, ``bool`` and ``None``. It also refuses
@@ -102,46 +104,146 @@ def _check_floats(value: object) -> None:
             stack.extend(item)
 
 
-def _plain(value: object) -> bool:
-    """True when ``json.dumps`` writes ``value`` exactly as JCS does (see ``canonicalize``).
+def _number(number: float) -> str:
+    """ECMAScript ``Number.prototype.toString`` of a finite double (RFC 8785 §3.2.2.3).
 
-    That holds for a tree of dicts with ``str`` keys of BMP characters only (code-point
-    order is then UTF-16 order), lists/tuples, ``str``, ``bool``, ``None`` and ``int`` within
-    ±(2**53-1) — no floats (ECMAScript number formatting differs from ``repr``), no
-    subclasses, and nesting within ``MAX_DEPTH`` (the C encoder recurses on the C stack;
-    100,000 nested lists crash the interpreter there). Strings need no condition: both escape exactly ``"``, ``\\`` and U+0000–U+001F,
-    with the same short forms and lowercase ``\\u00xx``; a lone surrogate fails to encode.
+    The digits are ``repr``'s: the shortest that read back as the same double (nearest
+    the exact value among those), as ECMAScript requires. ``repr`` writes plain notation
+    for 1e-4 <= |x| < 1e16, where ECMAScript does too, and only adds a ``.0`` to integral
+    values; otherwise it writes ``d[.ddd]e±XX``, which is rewritten by ECMAScript's rules:
+    plain notation for 1e-6 <= |x| < 1e21, else ``d[.ddd]e+X`` / ``e-X`` (sign always,
+    no leading zeros). ``-0`` is ``0``.
     """
-    if not _plain_scalar(value):
-        t = type(value)
-        if t is not dict and t is not list and t is not tuple:
-            return False
-        stack: list[tuple[object, int]] = [(value, 0)]
-        while stack:
-            item, depth = stack.pop()
-            if depth >= MAX_DEPTH:  # the C encoder recurses on the C stack: deep values go the slow way
-                return False
-            if type(item) is dict:
-                for key in item:  # type: ignore[attr-defined]
-                    if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
-                        return False
-                children = item.values()  # type: ignore[attr-defined]
-            else:
-                children = item  # type: ignore[assignment]
-            for v in children:
-                if _plain_scalar(v):
+    if number == 0:
+        return "0"
+    text = repr(number)
+    if "e" not in text:
+        return text[:-2] if text.endswith(".0") else text
+    mantissa, _, exponent = text.partition("e")
+    sign = "-" if mantissa[0] == "-" else ""
+    digits = mantissa.lstrip("-").replace(".", "").rstrip("0")  # repr's mantissa is d or d.ddd, d > 0
+    k, n = len(digits), int(exponent) + 1  # the value is 0.<digits> × 10**n
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return f"{sign}{digits[:n]}.{digits[n:]}"
+    if -6 < n <= 0:
+        return f"{sign}0.{'0' * -n}{digits}"
+    e = n - 1
+    return f"{sign}{digits[0]}{'.' + digits[1:] if k > 1 else ''}e{'+' if e > 0 else '-'}{abs(e)}"
+
+
+class _Slow(Exception):
+    """``_prepare`` met something the fast path does not write: rfc8785 decides."""
+
+
+# Each float goes to the C encoder as a string: a lone surrogate U+D800 and then its
+# JCS digits. The encoder writes that string unescaped, as ``"\ud800<digits>"``, and the
+# pattern below puts the bare digits back. No genuine string can pass for one: JSON text
+# from a real string that holds a lone surrogate either matches the pattern too (so more
+# matches than floats) or keeps the surrogate (so the UTF-8 encoding fails); both send
+# the value down the rfc8785 path, which refuses it as before.
+_FLOAT_MARK = "\ud800"
+_FLOAT_SLOT = re.compile('"\ud800([-+.0-9e]+)"')
+
+
+def _float_slot(number: float, slots: list[str]) -> str:
+    magnitude = abs(number)
+    if not (magnitude <= MAX_SAFE_INTEGER or _JCS_EXPONENT_FROM <= magnitude < math.inf):
+        raise _Slow  # NaN, an infinity, or 2**53 < |x| < 1e21: refused on the rfc8785 path
+    slot = _FLOAT_MARK + _number(number)
+    slots.append(slot)
+    return slot
+
+
+def _prepare(item: dict | list | tuple, depth: int, slots: list[str]) -> object:
+    """``item`` with its floats replaced so that the C encoder writes JCS's bytes; ``_Slow``
+    where it cannot.
+
+    The C encoder (``json.dumps`` with ``sort_keys``, no whitespace, no ASCII escaping)
+    gives JCS's bytes for a tree of dicts with ``str`` keys of BMP characters only
+    (code-point order is then UTF-16 order), lists/tuples, ``str``, ``bool``, ``None`` and
+    ``int`` within ±(2**53-1) — no subclasses, and nesting within ``MAX_DEPTH`` (the C
+    encoder recurses on the C stack; 100,000 nested lists crash the interpreter there).
+    Strings need no condition: both escape exactly ``"``, ``\\`` and U+0000–U+001F, with
+    the same short forms and lowercase ``\\u00xx``; a lone surrogate fails to encode.
+    Floats, which the encoder writes as ``repr`` does, are replaced by ``_float_slot``
+    strings (in a copy of each container that holds one; the rest is shared, not copied),
+    and ``slots`` collects them.
+    """
+    if depth >= MAX_DEPTH:  # the C encoder recurses on the C stack: deep values go the slow way
+        raise _Slow
+    out: dict | list | None = None
+    if type(item) is dict:
+        for key, v in item.items():
+            if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
+                raise _Slow  # not a string, or outside the BMP: code-point order may not be UTF-16 order
+            t = type(v)
+            if t is str or t is bool or v is None:
+                continue
+            if t is int:
+                if -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
                     continue
-                tv = type(v)
-                if tv is dict or tv is list or tv is tuple:
-                    stack.append((v, depth + 1))
-                else:
-                    return False
-    return True
+                raise _Slow
+            if t is float:
+                new = _float_slot(v, slots)
+            elif t is dict or t is list or t is tuple:
+                new = _prepare(v, depth + 1, slots)
+                if new is v:
+                    continue
+            else:
+                raise _Slow
+            if out is None:
+                out = dict(item)
+            out[key] = new
+    else:
+        for i, v in enumerate(item):
+            t = type(v)
+            if t is str or t is bool or v is None:
+                continue
+            if t is int:
+                if -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+                    continue
+                raise _Slow
+            if t is float:
+                new = _float_slot(v, slots)
+            elif t is dict or t is list or t is tuple:
+                new = _prepare(v, depth + 1, slots)
+                if new is v:
+                    continue
+            else:
+                raise _Slow
+            if out is None:
+                out = list(item)
+            out[i] = new
+    return item if out is None else out
 
 
-def _plain_scalar(v: object) -> bool:
-    t = type(v)
-    return t is str or t is bool or v is None or (t is int and -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER)  # type: ignore[operator]
+def _fast(value: object) -> bytes | None:
+    """JCS bytes through the C encoder (see ``_prepare``), or None where rfc8785 must decide."""
+    t = type(value)
+    if t is dict or t is list or t is tuple:
+        slots: list[str] = []
+        try:
+            text = _FAST.encode(_prepare(value, 0, slots))  # type: ignore[arg-type]
+            if slots:
+                text, found = _FLOAT_SLOT.subn(r"\1", text)
+                if found != len(slots):
+                    return None  # a genuine string looked like a slot: it holds a lone surrogate
+            return text.encode("utf-8")
+        except (_Slow, UnicodeEncodeError, RecursionError, ValueError):
+            return None  # a lone surrogate, a cycle, anything JCS refuses: rfc8785 names the problem
+    if t is float:
+        magnitude = abs(value)  # type: ignore[arg-type]
+        if magnitude <= MAX_SAFE_INTEGER or _JCS_EXPONENT_FROM <= magnitude < math.inf:
+            return _number(value).encode("ascii")  # type: ignore[arg-type]
+        return None
+    if t is str or t is bool or value is None or (t is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER):  # type: ignore[operator]
+        try:
+            return _FAST.encode(value).encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    return None
 
 
 _FAST = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False, check_circular=True)
@@ -153,16 +255,14 @@ def canonicalize(value: object) -> bytes:
     Requires a tree of dict (str keys), list/tuple, str, int, float, bool, None.
     Raises MalformedJSON for anything JCS cannot encode or ``parse_json`` cannot read.
 
-    Values without floats (``_plain``: nearly every payload and every envelope) are
-    written by the standard library's C encoder, which gives the same bytes as JCS for
-    them (``tests/test_canonical.py`` checks the two against each other); anything else
-    goes through ``rfc8785``.
+    Values whose object keys are all in the BMP (``_prepare``: nearly every payload and
+    every envelope) are written by the standard library's C encoder, floats by
+    ``_number``; that gives the same bytes as JCS (``tests/test_canonical.py`` checks the
+    two against each other, floats included); anything else goes through ``rfc8785``.
     """
-    if _plain(value):
-        try:
-            return _FAST.encode(value).encode("utf-8")
-        except (UnicodeEncodeError, RecursionError, ValueError):
-            pass  # a lone surrogate, deep nesting, a cycle: rfc8785 names the problem
+    data = _fast(value)
+    if data is not None:
+        return data
     _check_floats(value)
     try:
         return rfc8785.dumps(value)  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
         ("anchoring.py", ["--quick"], "seal"),
         ("pcf.py", ["--quick", "--no-baseline"], "roll-up admission"),
         ("contracts.py", ["--quick"], "GET /v1/violations median"),
+        ("passports.py", ["--quick"], "resolver → HTML median"),
     ],
 )
 def test_benchmark_runs_at_smoke_size(script, args, expect, tmp_path):

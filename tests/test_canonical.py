@@ -12,10 +12,12 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger import canonical
 from ledger.canonical import (
     MAX_DEPTH,
     MAX_NUMBER_LENGTH,
     MAX_SAFE_INTEGER,
+    _number,
     canonicalize,
     parse_json,
 )
@@ -434,3 +436,211 @@ def test_deep_values_take_the_rfc8785_path_and_never_crash_the_c_encoder():
     for _ in range(MAX_DEPTH + 1):
         value = [value]
     assert canonicalize(value) == rfc8785.dumps(value)
+
+
+# -- floats on the fast path: ECMAScript number formatting, byte for byte rfc8785's --------
+
+
+def _unsafe(number: float) -> bool:
+    return MAX_SAFE_INTEGER < abs(number) < 1e21
+
+
+def _assert_float_like_rfc8785(number: float) -> None:
+    """``_number`` is ECMAScript's Number::toString everywhere (rfc8785's digits); the
+    canonical forms agree with rfc8785 except where canonicalize refuses (2**53 <= |x| < 1e21)."""
+    assert _number(number).encode() == rfc8785.dumps(number)
+    values = (number, [number], {"k": number}, [{"a": [number, 1, "s"]}, number])
+    for value in values:
+        if _unsafe(number):
+            with pytest.raises(MalformedJSON, match="integer outside"):
+                canonicalize(value)
+        else:
+            assert canonicalize(value) == rfc8785.dumps(value)
+    if not _unsafe(number):
+        assert parse_json(canonicalize([number])) == [number]
+
+
+_FLOAT_EXAMPLES = int(os.environ.get("TDSL_JCS_EXAMPLES", "1500")) * 2
+# uniform over bit patterns, so every binary exponent (hence every decimal form) is drawn
+_float_bits = st.integers(min_value=0, max_value=2**64 - 1).map(
+    lambda bits: struct.unpack(">d", bits.to_bytes(8, "big"))[0]
+).filter(math.isfinite)
+
+
+@settings(max_examples=_FLOAT_EXAMPLES)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_fast_path_floats_equal_rfc8785(number: float):
+    _assert_float_like_rfc8785(number)
+
+
+@settings(max_examples=_FLOAT_EXAMPLES)
+@given(_float_bits)
+def test_fast_path_floats_from_bit_patterns_equal_rfc8785(number: float):
+    _assert_float_like_rfc8785(number)
+
+
+FLOAT_EDGES = [
+    (1e21, "1e+21"),  # the first exponent form above
+    (1e-7, "1e-7"),  # below 1e-6: exponent form
+    (1e-6, "0.000001"),  # the last plain form below
+    (1.5e-6, "0.0000015"),
+    (1e-5, "0.00001"),  # repr writes 1e-05
+    (0.0001, "0.0001"),  # repr's first plain form
+    (5e-324, "5e-324"),  # the smallest subnormal
+    (1.7976931348623157e308, "1.7976931348623157e+308"),  # the largest double
+    (0.1, "0.1"),
+    (100.0, "100"),
+    (40.5, "40.5"),
+    (1e15, "1000000000000000"),  # repr writes 1000000000000000.0
+    (float(MAX_SAFE_INTEGER), "9007199254740991"),
+    (-0.0, "0"),
+    (0.0, "0"),
+    (-1e-7, "-1e-7"),
+    (-1.5e300, "-1.5e+300"),
+    (1.23e-18, "1.23e-18"),
+    (1e22, "1e+22"),
+    (1e20, None),  # 2**53 <= |x| < 1e21: JCS writes an integer literal canonicalize refuses
+    (123456789012345680000.0, None),
+    (float(2**53), None),
+    (float(2**53 + 1), None),  # rounds to 2**53
+    (1e16, None),
+    (-9.999999999999999e20, None),
+]
+
+
+@pytest.mark.parametrize(("number", "expected"), FLOAT_EDGES, ids=[repr(n) for n, _ in FLOAT_EDGES])
+def test_fast_path_float_edge_cases(number: float, expected: str | None):
+    _assert_float_like_rfc8785(number)
+    if expected is None:
+        with pytest.raises(MalformedJSON, match="integer outside"):
+            canonicalize({"x": [number]})
+    else:
+        assert canonicalize(number) == expected.encode()
+        assert canonicalize({"x": [number, -number]}) == f'{{"x":[{expected},{_number(-number)}]}}'.encode()
+
+
+def test_refusals_of_nan_and_infinities_inside_values():
+    for bad in (math.nan, math.inf, -math.inf):
+        with pytest.raises(MalformedJSON, match="NaN"):
+            canonicalize({"a": [1.5, {"b": bad}]})
+
+
+# Payloads mixing every scalar (floats over the whole finite range, so some are refused),
+# keys with non-BMP characters (UTF-16 order differs from code-point order against
+# U+E000–U+FFFF), and strings that hold lone surrogates, some shaped like the fast path's
+# float slots ("\ud800" + digits).
+_mixed_text = st.text(
+    st.characters(codec="utf-8")
+    | st.sampled_from(['"', "\\", "\x00", "\x1f", "\u2028", "\ue000", "\uffff", "\U0001f600", "\U00010000", "é"]),
+    max_size=8,
+)
+_surrogate_text = st.sampled_from(["\ud800", "\udfff", "\ud8001.5", "\ud800-1e-7", '"\ud8000', "a\udc00b"])
+_mixed_scalars = (
+    _plain_scalars
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.floats(min_value=-1e6, max_value=1e6, allow_nan=False).map(lambda x: round(x, 3))
+    | st.sampled_from([0.5, -0.0, 1e21, 1e-7, 5e-324, 40.5, 1e20])
+)
+mixed_values = st.recursive(
+    _mixed_scalars,
+    lambda children: st.lists(children, max_size=6) | st.tuples(children, children)
+    | st.dictionaries(_mixed_text, children, max_size=6),
+    max_leaves=40,
+)  # fmt: skip
+
+
+def _rfc8785_or_error(value: object) -> bytes | None:
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError, ValueError):
+        return None
+
+
+def _walk(value: object):
+    yield value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _walk(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _walk(v)
+
+
+@settings(max_examples=int(os.environ.get("TDSL_JCS_EXAMPLES", "1500")))
+@given(mixed_values)
+def test_fast_path_equals_rfc8785_for_values_with_floats(value: object):
+    """Every float-holding value: rfc8785's bytes, or MalformedJSON where canonicalize
+    refuses (a float in [2**53, 1e21)) — never different bytes."""
+    if any(type(x) is float and _unsafe(x) for x in _walk(value)):
+        with pytest.raises(MalformedJSON, match="integer outside"):
+            canonicalize(value)
+    else:
+        assert canonicalize(value) == rfc8785.dumps(value)
+
+
+@settings(max_examples=int(os.environ.get("TDSL_JCS_EXAMPLES", "1500")) // 3)
+@given(st.recursive(
+    _mixed_scalars.filter(lambda x: type(x) is not float or not _unsafe(x)) | _surrogate_text,
+    lambda children: st.lists(children, max_size=5)
+    | st.dictionaries(_mixed_text | _surrogate_text, children, max_size=5),
+    max_leaves=20,
+))  # fmt: skip
+def test_lone_surrogates_refused_alongside_floats(value: object):
+    """A string with a lone surrogate — one shaped like a float slot included — is refused
+    exactly when rfc8785 refuses it; otherwise the bytes are rfc8785's."""
+    expected = _rfc8785_or_error(value)
+    if expected is None:
+        with pytest.raises(MalformedJSON):
+            canonicalize(value)
+    else:
+        assert canonicalize(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1.5, "b": "\ud8001.5"},  # a string value shaped like the slot of 1.5
+        {"\ud8002.5": 2.5},  # a key shaped like a slot
+        ["\ud800-1e-7", -1e-7],
+        [0.5, "\ud800"],
+        ['"\ud8001.5', 1.5],
+        {"x": [1.5, {"y": "\udfff"}]},
+    ],
+)
+def test_slot_shaped_surrogate_strings_are_refused(value: object):
+    with pytest.raises(MalformedJSON, match="surrogate|UTF-8"):
+        canonicalize(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"\U0001f600": 1.5, "\ue000": -0.0, "a": [1e-7]},  # non-BMP keys: the rfc8785 path, same bytes
+        {"\ue000": {"\U00010000": 0.25}, "é": 1e21},
+        (1.5, (2.5, [3.5]), {"t": (0.1,)}),  # tuples holding floats
+        {"a": [[[[0.5]]]], "b": {"c": {"d": 1e-300}}},
+        [1, 1.0, True, None, "1.0", 10.0, -2.5e-8],
+    ],
+)
+def test_fast_path_float_containers_equal_rfc8785(value: object):
+    assert canonicalize(value) == rfc8785.dumps(value)
+
+
+def test_float_payloads_never_reach_rfc8785(monkeypatch: pytest.MonkeyPatch):
+    """A credential-like payload with floats (``carbonFootprint: 40.5``) takes the C
+    encoder: rfc8785 is not called, and the shared containers are not modified."""
+    payload = {
+        "credential": {"credentialSubject": {"emissionsScorecard": {"carbonFootprint": 40.5, "declaredUnit": "H87"},
+                                             "ratios": [0.25, 1e-7, 12, "x"]}, "validFrom": "2026-03-02T00:00:00Z"},
+        "vc_jwt": "eyJ.x.y",
+    }  # fmt: skip
+    before = json.dumps(payload, sort_keys=True)
+    expected = rfc8785.dumps(payload)
+
+    def boom(value: object) -> bytes:
+        raise AssertionError("rfc8785 called")
+
+    monkeypatch.setattr(canonical.rfc8785, "dumps", boom)
+    assert canonicalize(payload) == expected
+    assert json.dumps(payload, sort_keys=True) == before
