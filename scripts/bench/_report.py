@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def say(text: str = "") -> None:
@@ -21,3 +23,21 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     say(line(["-" * w for w in widths]))
     for r in cells:
         say(line(r))
+
+
+def load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cpu_ticks() -> tuple[int, int] | None:
+    """(total, steal) jiffies of all CPUs from /proc/stat (Linux), or None."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(p * len(s)))]

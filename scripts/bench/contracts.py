@@ -55,7 +55,7 @@ for p in (REPO, REPO / "tests"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from _report import say, table  # the folder of this script is sys.path[0]
+from _report import cpu_ticks, load, pct, say, table  # the folder of this script is sys.path[0]
 from contract_support import RULES, Space, make_space
 from ledger import contract_views
 from ledger.kinds.contract import agreement_time, read_policy
@@ -66,24 +66,6 @@ from ledger.views import RecordQuery
 UTC = timezone.utc
 YEAR0 = datetime(2026, 1, 2, tzinfo=UTC)  # events are issued from here on, over SPAN
 SPAN = timedelta(days=300)  # to 2026-10-29: all inside the agreement's period, all in the past
-
-
-def load() -> str:
-    return "/".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def cpu_ticks() -> tuple[int, int] | None:
-    """(total, steal) jiffies of all CPUs from /proc/stat (Linux), or None."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
-
-
-def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(p * len(s)))]
 
 
 def z(t: datetime) -> str:

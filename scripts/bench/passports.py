@@ -62,7 +62,7 @@ for p in (REPO, REPO / "tests"):
         sys.path.insert(0, str(p))
 
 import coincurve
-from _report import say, table  # the folder of this script is sys.path[0]
+from _report import cpu_ticks, load, pct, say, table  # the folder of this script is sys.path[0]
 from ledger import gs1, passport_views, status_list, untp, vc_context, vcjose
 from ledger.canonical import canonicalize
 from ledger.datadir import signed_submission
@@ -74,24 +74,6 @@ TARGET_ADMISSION = 1000  # passports/s
 TARGET_PAGE_MS = 30.0
 FULL_LOG = 100_000
 GTIN14 = "0" + PACK_GTIN
-
-
-def load() -> str:
-    return "/".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def cpu_ticks() -> tuple[int, int] | None:
-    """(total, steal) jiffies of all CPUs from /proc/stat (Linux), or None."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
-
-
-def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(p * len(s)))]
 
 
 def size(sub: Submission) -> int:

@@ -42,7 +42,7 @@ for p in (REPO, REPO / "tests"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from _report import say, table  # the folder of this script is sys.path[0]
+from _report import pct, say, table  # the folder of this script is sys.path[0]
 from ledger import merkle
 from ledger.config import Settings
 from ledger.datadir import init_data_dir, register_participant, signed_submission
@@ -87,11 +87,6 @@ def company(ledger: Ledger, op: bytes, name: str, role: str) -> tuple[bytes, str
     register_participant(ledger, op, address=address_of(key), name=name, legal_id=("LEI", "5493001KJTIIGC8Y1R12"),
                          roles=[role])  # fmt: skip
     return key, address_of(key)
-
-
-def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(p * len(s)))]
 
 
 def admission(tmp: Path, n: int, batch: int = 500) -> None:
