@@ -74,6 +74,18 @@ def test_one_passport_per_item_unless_it_supersedes_the_last(world: PassportWorl
     _refused(world, world.passport(who=world.stranger, supersedes=second), InvalidRecord)
 
 
+def test_a_revoked_passport_is_superseded_once(sqlite_world: PassportWorld):
+    w = sqlite_world
+    first = w.passport()
+    w.submit(first)
+    w.submit(w.revocation(first))
+    second = w.passport(supersedes=first)
+    w.submit(second)
+    state = w.ledger.record(first.envelope.id).state
+    assert state.status == "revoked" and state.fact("superseded_by") == second.envelope.id
+    _refused(w, w.passport(supersedes=first), InvalidRecord, "already superseded")
+
+
 def test_status_index_is_unique_per_issuer(sqlite_world: PassportWorld):
     w = sqlite_world
     w.submit(w.passport(w.build(index=7)))

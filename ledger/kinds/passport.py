@@ -30,7 +30,7 @@ it, and the compare-and-swap on that passport's state keeps the chain linear.
 **Status.** ``credentialStatus`` is a ``BitstringStatusListEntry`` for ``revocation`` in
 the issuer's list, ``…/participants/<address>/status/revocation`` on any host; its index
 is the unique term ``status_index`` = ``<address>:<index>``. A ``passport_revocation``
-(``{"passport": id, "reason": text}``, parent the passport, by its issuer) derives the
+(``{"passport": id, "reason": text}``, parent the passport, by its issuer or the log operator) derives the
 passport ``revoked``; the list's bits are the indexes of the issuer's revoked passports.
 
 Effects: terms ``item`` (the path; every version), ``product`` (``urn:gtin:<GTIN-14>``),
@@ -217,7 +217,8 @@ def _previous(p: Passport, ctx: AdmissionContext) -> ParentRecord | None:
     old = payload_as(prev, Passport, "the superseded passport")
     if old.link.path() != p.link.path():
         raise _fail(f"passport {prev.record_id!r} is for {old.link.path()!r}, not {p.link.path()!r}")
-    if prev.state is not None and prev.state.status == SUPERSEDED:
+    if prev.state is not None and (prev.state.status == SUPERSEDED or prev.state.fact("superseded_by")):
+        # a revoked passport that was superseded keeps its status, and its superseded_by fact
         raise _fail(f"passport {prev.record_id!r} is already superseded by {prev.state.fact('superseded_by')!r}; "
                     "supersede the current one")  # fmt: skip
     return prev
