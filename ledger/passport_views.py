@@ -261,7 +261,7 @@ def status_list_credential(ledger: Ledger, address: str, public_url: str, *, now
     while start is not None:
         views, start = ledger.list_records(ANONYMOUS, start=start, limit=1000,
                                            query=RecordQuery(kind="passport", author=who.address, status=REVOKED))  # fmt: skip
-        revoked += [int(v.state.fact("status_index") or 0) for v in views if v.state is not None]
+        revoked += [int(i) for v in views if v.state is not None and (i := v.state.fact("status_index")) is not None]
     url = public_url.rstrip("/") + STATUS_PATH.format(address=who.address)
     issued = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return bitstring.status_list_credential(url, vcjose.did_web(host_of(public_url), who.address), revoked,
