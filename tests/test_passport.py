@@ -83,6 +83,7 @@ def test_a_revoked_passport_is_superseded_once(sqlite_world: PassportWorld):
     w.submit(second)
     state = w.ledger.record(first.envelope.id).state
     assert state.status == "revoked" and state.fact("superseded_by") == second.envelope.id
+    assert state.reason == "recalled"  # the revocation's reason is kept
     _refused(w, w.passport(supersedes=first), InvalidRecord, "already superseded")
 
 

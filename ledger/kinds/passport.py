@@ -239,9 +239,12 @@ def _check(p: Passport, ctx: AdmissionContext) -> Admitted:
     else:
         edges.append(Edge(EdgeType.SUPERSEDES, prev.record_id))
         old = prev.state or DerivedState(ACTIVE)
-        changes.append(StateChange(prev.record_id, DerivedState(
-            REVOKED if old.status == REVOKED else SUPERSEDED, f"superseded by {ctx.record_id}", ctx.record_id,
-            tuple((dict(old.facts) | {"superseded_by": ctx.record_id}).items()))))  # fmt: skip
+        facts = tuple((dict(old.facts) | {"superseded_by": ctx.record_id}).items())
+        if old.status == REVOKED:  # stays revoked, with its revocation's reason: only the fact is added
+            changes.append(StateChange(prev.record_id, DerivedState(REVOKED, old.reason, old.by, facts)))
+        else:
+            changes.append(StateChange(prev.record_id,
+                                       DerivedState(SUPERSEDED, f"superseded by {ctx.record_id}", ctx.record_id, facts)))  # fmt: skip
     state = DerivedState(ACTIVE, "", None, (("item", path[:500]), ("status_index", str(index))))
     return Admitted(terms=tuple(terms), edges=tuple(edges), state=state, changes=tuple(changes))
 
