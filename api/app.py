@@ -31,7 +31,7 @@ from api.deps import refuse_invalid_token, reject_unknown_query
 from api.group_commit import GroupCommitter
 from api.openapi import openapi_document
 from api.errors import TYPE_PREFIX, install_error_handlers, problem
-from api.routers import contracts, health, log, participants, passports, records, tlog
+from api.routers import audit, contracts, health, log, participants, passports, records, tlog
 from ledger import formats
 from ledger.sealer import Sealer
 from ledger.chain.access import ChainAccess, serving_chain
@@ -143,7 +143,7 @@ def create_app(
     # random bytes that do not compress, so they skip it.
     app.add_middleware(GZipExceptHashTiles, minimum_size=1024)
     app.add_middleware(RefuseControlCharacters)
-    mounted = [("/v1", module.router) for module in (records, contracts, passports, log, tlog, participants, health)]
+    mounted = [("/v1", module.router) for module in (records, contracts, passports, audit, log, tlog, participants, health)]
     for prefix, router in mounted:
         app.include_router(router, prefix=prefix, dependencies=[Depends(refuse_invalid_token)])
     # Passports on the web (DESIGN §12): the Digital Link resolver, DID documents and status

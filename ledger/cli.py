@@ -118,6 +118,40 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, metavar="DIR",
                    help="data directory (default: TDSL_DATA_DIR or ./data)")  # fmt: skip
     q.set_defaults(func=_lazy("cmd_audit"))
+    q = audit.add_parser("export", help="write the audit bundle of a period (DESIGN §11)",
+                         description="Write the regulator's audit bundle: every entry between the anchored checkpoints "
+                                     "around the period, the payloads of the records in scope, and their proofs.")  # fmt: skip
+    q.add_argument("--since", required=True, help="period start: now, YYYY-MM-DD or RFC 3339 (e.g. 2026-11-01T00:00:00Z)")
+    q.add_argument("--until", required=True, help="period end: now, YYYY-MM-DD or RFC 3339")
+    q.add_argument("--participant", default=None, metavar="ADDR", help="records by this participant or about its contracts")
+    q.add_argument("--agreement", default=None, metavar="ID", help="an agreement and the records under it")
+    q.add_argument("--product", default=None, metavar="URN", help="footprints of a product and passports describing them")
+    q.add_argument("--kind", default=None, metavar="KIND", help="records of this kind only")
+    q.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="the bundle (gzip if FILE ends .gz)")
+    where = q.add_mutually_exclusive_group()
+    where.add_argument("--url", default=None, help="ask this ledger's API (GET /v1/audit/bundle) instead of a data directory")
+    where.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, metavar="DIR",
+                       help="data directory, as its operator (default: TDSL_DATA_DIR or ./data)")  # fmt: skip
+    q.add_argument("--token", default=os.environ.get("TDSL_TOKEN"), help="with --url: API token (default: TDSL_TOKEN)")
+    q.set_defaults(func=_lazy("cmd_audit_export", "ledger.cli_audit"))
+    q = audit.add_parser("verify", help="verify an audit bundle offline against the log identity you trust",
+                         description="Check every signature, commitment and proof of an audit bundle, its anchors on "
+                                     "the chain, and recompute every derived state. Exit 0 clean, 1 with findings or "
+                                     "failures, 2 usage.")  # fmt: skip
+    q.add_argument("bundle", metavar="BUNDLE")
+    q.add_argument("--identity", type=Path, required=True, metavar="FILE", help="the log's identity.json you trust")
+    where = q.add_mutually_exclusive_group()
+    where.add_argument("--rpc", default=None, metavar="URL", help="JSON-RPC endpoint of the anchor chain")
+    where.add_argument("--chain-db", type=Path, default=None, metavar="FILE", help="an embedded chain file (chain.db)")
+    q.add_argument("--confirmations", type=int, default=0, metavar="N",
+                   help="blocks required on top of an anchor for it to count as final where the chain has no "
+                        "finalized tag (default 0)")  # fmt: skip
+    q.add_argument("--json-report", type=Path, default=None, metavar="FILE", help="default: BUNDLE.report.json")
+    q.add_argument("--html-report", type=Path, default=None, metavar="FILE", help="default: BUNDLE.report.html")
+    q.add_argument("--jobs", type=int, default=None, metavar="N", help="processes for signature recovery (default: CPUs)")
+    q.add_argument("--max-backdate-hours", type=float, default=24.0, metavar="H",
+                   help="flag an issued_at more than H hours before the previous entry's (default 24)")  # fmt: skip
+    q.set_defaults(func=_lazy("cmd_audit_verify", "ledger.cli_audit"))
 
     p = sub.add_parser("demo", help="load a small demo data space (once) and serve it")
     _server(p)

@@ -128,9 +128,8 @@ def cmd_chain_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_anchor(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    ledger = open_data_dir(settings)
+def seal_and_anchor(settings: Settings, ledger: Ledger):
+    """Seal a checkpoint now and anchor it, waiting for the chain: ``(checkpoint, anchor or None)``."""
     chain = open_chain(
         settings, chain_id=ledger.log.chain_id, contract=ledger.log.contract, operator_key=load_operator_key(settings)
     )
@@ -145,6 +144,12 @@ def cmd_anchor(args: argparse.Namespace) -> int:
             anchor = anchorer_for(ledger, chain).anchor_and_wait()
     finally:
         chain.close()
+    return cp, anchor
+
+
+def cmd_anchor(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    cp, anchor = seal_and_anchor(settings, open_data_dir(settings))
     if anchor is None:
         _out("nothing to anchor: the log has no checkpoint")
         return 0

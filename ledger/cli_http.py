@@ -83,3 +83,22 @@ def withdraw_disclosure(base_url: str, record_id: str, grantee: str, *, token: s
     """``DELETE /v1/records/{id}/disclosures/{grantee}``."""
     rid, who = quote(record_id, safe=""), quote(grantee, safe="")
     return _call("DELETE", f"{base_url}/v1/records/{rid}/disclosures/{who}", token=token)
+
+
+def download_bundle(args, since, until, scope, out) -> int:
+    """``GET /v1/audit/bundle``, streamed onto ``out``; returns the bytes written."""
+    params = {"since": since.isoformat().replace("+00:00", "Z"), "until": until.isoformat().replace("+00:00", "Z")}
+    params |= scope.to_json()
+    url = f"{args.url.rstrip('/')}/v1/audit/bundle?{urlencode(params)}"
+    written = 0
+    try:
+        with httpx.stream("GET", url, headers=_headers(args.token), timeout=httpx.Timeout(600.0, connect=10.0)) as r:
+            if r.is_error:
+                r.read()
+                raise RemoteError(f"GET {url}: {r.status_code} {_problem(r)}")
+            for chunk in r.iter_bytes():
+                out.write(chunk)
+                written += len(chunk)
+    except httpx.HTTPError as e:
+        raise RemoteError(f"cannot reach {url}: {e}") from e
+    return written

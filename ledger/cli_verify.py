@@ -27,17 +27,20 @@ def _out(text: str = "") -> None:
 
 
 class _ChainReader:
-    """Opens the chain the verifier named (``--rpc`` or ``--chain-db``) when the verifier asks it."""
+    """Opens the chain the verifier named (``--rpc`` or ``--chain-db``) when the verifier first asks it."""
 
     def __init__(self, args: argparse.Namespace, chain_id: int, contract: str):
         self.args, self.chain_id, self.contract = args, chain_id, contract
+        self._reader = None
 
-    def find_anchor(self, receipt: Receipt, checkpoint_root: bytes):
+    def _open(self):
+        if self._reader is not None:
+            return self._reader
         if self.args.chain_db is not None:  # read straight from the file: no web3, no py-evm
             from ledger.chain.embedded_file import ChainFileAnchorReader
 
-            reader = ChainFileAnchorReader(self.args.chain_db, self.chain_id, self.contract, self.args.confirmations)
-            return reader.find_anchor(receipt, checkpoint_root)
+            self._reader = ChainFileAnchorReader(self.args.chain_db, self.chain_id, self.contract, self.args.confirmations)
+            return self._reader
         from web3 import Web3
 
         from ledger.chain.anchoring import RegistryAnchorReader
@@ -48,7 +51,14 @@ class _ChainReader:
             raise VerificationError(f"the chain's id is {w3.eth.chain_id}, the log's is {self.chain_id}")
         registry = Registry(w3, self.contract)
         registry.verify_code()
-        return RegistryAnchorReader(registry, self.args.confirmations).find_anchor(receipt, checkpoint_root)
+        self._reader = RegistryAnchorReader(registry, self.args.confirmations)
+        return self._reader
+
+    def find_anchor(self, receipt: Receipt, checkpoint_root: bytes):
+        return self._open().find_anchor(receipt, checkpoint_root)
+
+    def find_head(self, origin: str, tree_size: int, checkpoint_root: bytes):
+        return self._open().find_head(origin, tree_size, checkpoint_root)
 
 
 def _verifier_identity(args: argparse.Namespace) -> tuple[str, int, str] | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from ledger.admission import ModelCache, _edges_for, parent_record
@@ -57,9 +58,12 @@ class EffectsReport:
         return not self.findings
 
 
-class _Replay:
-    def __init__(self, store: SQLStore, log: int, operator: str):
-        self.store, self.log, self.operator = store, log, operator
+class Replay:
+    """Replays entries in log order (``step``); ``load(leaf_index)`` gives an earlier
+    entry with its payload again when the replay needs it as a parent or reference."""
+
+    def __init__(self, load: Callable[[int], StoredEntry], operator: str):
+        self.load, self.operator = load, operator
         self.by_leaf: dict[bytes, StoredEntry] = {}  # payload dropped; fetched again on demand
         self.by_id: dict[str, int] = {}
         self.entry_of: dict[int, StoredEntry] = {}
@@ -73,8 +77,7 @@ class _Replay:
             self.models.move_to_end(e.leaf_index)
             return ParentRecord(e.leaf_index, e.leaf_hash, e.record_id, e.kind, e.author, e.issued_at,
                                 self.models[e.leaf_index], "", state, e.visibility)  # fmt: skip
-        [full] = self.store.entries_at(self.log, [e.leaf_index])
-        p = parent_record(full, self.parsed, state, readable=True)
+        p = parent_record(self.load(e.leaf_index), self.parsed, state, readable=True)
         if p.model is not None:
             self._keep(e.leaf_index, p.model)
         return p
@@ -84,15 +87,19 @@ class _Replay:
         if len(self.models) > 4096:
             self.models.popitem(last=False)
 
-    def step(self, e: StoredEntry) -> None:
-        out = self.out
-        out.records += 1
-        where = f"entry {e.leaf_index} ({e.kind} {e.record_id!r})"
+    def known(self, e: StoredEntry) -> None:
+        """Make ``e`` known as an earlier entry (a parent or reference) without replaying it."""
         light = StoredEntry(e.leaf_index, e.leaf_hash, e.record_id, e.kind, e.author, e.issued_at, e.visibility,
                             b"", None, None, e.erased_at, e.appended_at)  # fmt: skip
         self.by_leaf[e.leaf_hash] = light
         self.by_id.setdefault(e.record_id, e.leaf_index)
         self.entry_of[e.leaf_index] = light
+
+    def step(self, e: StoredEntry) -> None:
+        out = self.out
+        out.records += 1
+        where = f"entry {e.leaf_index} ({e.kind} {e.record_id!r})"
+        self.known(e)
         kind = KINDS.get(e.kind)
         if kind is None:
             out.refused.append(f"{where}: unknown kind")
@@ -140,7 +147,7 @@ class _Replay:
 
 def recompute(store: SQLStore, log: int, *, operator: str) -> Recomputed:
     """Replay the whole log; see the module docstring."""
-    replay = _Replay(store, log, operator)
+    replay = Replay(lambda i: store.entries_at(log, [i])[0], operator)
     start, size = 0, store.tree_size(log)
     while start < size:
         chunk = store.list_entries(log, start=start, limit=_CHUNK)

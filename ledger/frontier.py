@@ -160,6 +160,12 @@ class RangeChecker:
         if size < self.end:  # past the end the range is already wrong: only count
             _append(self._stack, size, bytes(leaf_hash))
 
+    def root(self) -> bytes:
+        """The root of the tree of ``start + added`` leaves: an intermediate checkpoint's root."""
+        if self.added > self.end - self.start:
+            raise InvalidProof(f"the range holds more than the {self.end - self.start} leaves the checkpoints say")
+        return fold_subtrees(self._stack) if self._stack else EMPTY_ROOT
+
     def finish(self) -> None:
         """Check the range: as many leaves as the checkpoints say, leading to the end root."""
         expected = self.end - self.start

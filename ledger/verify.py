@@ -60,6 +60,7 @@ class FoundAnchor:
     block_hash: str  # of that block on the canonical chain, 0x-hex
     confirmations: int
     final: bool  # at or below the node's finalized block, or deep enough for the verifier
+    timestamp: int = 0  # the anchoring block's time (seconds since the epoch), as rootAt returns it
 
 
 class AnchorReader(Protocol):
@@ -67,10 +68,14 @@ class AnchorReader(Protocol):
 
     def find_anchor(self, receipt: Receipt, checkpoint_root: bytes) -> FoundAnchor | None: ...
 
+    def find_head(self, origin: str, tree_size: int, checkpoint_root: bytes) -> FoundAnchor | None:
+        """The same for the log of ``origin`` at ``tree_size`` (no receipt needed: the audit bundle)."""
+        ...
+
 
 def found_anchor(
     *, tree_size: int, checkpoint_root: bytes, root: bytes, block_number: int, block_hash: str, latest: int,
-    finalized: int | None, min_confirmations: int,
+    finalized: int | None, min_confirmations: int, timestamp: int = 0,
 ) -> FoundAnchor:
     """The verifier's rule for the head a chain holds at ``tree_size`` (every reader applies it).
 
@@ -91,7 +96,7 @@ def found_anchor(
     final = (finalized is not None and block_number <= finalized) or (
         min_confirmations > 0 and confirmations >= min_confirmations
     )
-    return FoundAnchor(block_number, block_hash, confirmations, final)
+    return FoundAnchor(block_number, block_hash, confirmations, final, timestamp)
 
 
 @dataclass(frozen=True, slots=True)

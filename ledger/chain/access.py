@@ -174,3 +174,21 @@ def serving_chain(settings: Settings, *, chain_id: int, contract: str) -> Servin
         return ServingChain(None, f"WARNING: sealing without anchoring: {e}")
     opener = partial(open_chain, settings, chain_id=chain_id, contract=contract, operator_key=key)
     return ServingChain(opener, f"anchoring on chain {chain_id} at {contract}")
+
+
+def anchor_reader(settings: Settings, *, chain_id: int, contract: str):
+    """A read-only ``ledger.verify.AnchorReader`` of the log's chain: the embedded chain's
+    file read directly (no py-evm, safe beside a running server), else ``TDSL_RPC_URL``."""
+    if not settings.rpc_url:
+        from ledger.chain.embedded_file import ChainFileAnchorReader
+
+        path = embedded_chain_path(settings)
+        if not path.exists():
+            raise ConfigError(f"no embedded chain at {path}: this data directory was made without one")
+        return ChainFileAnchorReader(path, chain_id, contract)
+    from ledger.chain.anchoring import RegistryAnchorReader
+    from ledger.chain.registry import Registry
+
+    registry = Registry(_http_web3(settings), contract)
+    registry.verify_code()
+    return RegistryAnchorReader(registry)

@@ -75,7 +75,11 @@ class RegistryAnchorReader:
     min_confirmations: int = 0
 
     def find_anchor(self, receipt: Receipt, checkpoint_root: bytes) -> FoundAnchor | None:
-        """What the chain says of the receipt's tree size, whatever the receipt claims.
+        """What the chain says of the receipt's tree size, whatever the receipt claims (``find_head``)."""
+        return self.find_head(receipt.entry.log, receipt.tree_size, checkpoint_root)
+
+    def find_head(self, origin: str, tree_size: int, checkpoint_root: bytes) -> FoundAnchor | None:
+        """What the chain says of the log's head at ``tree_size``.
 
         None when the registry has no head at exactly that size. Raises
         ``VerificationError`` when it anchors another root there (the checkpoint is not
@@ -85,7 +89,7 @@ class RegistryAnchorReader:
         w3 = self.registry.w3
         try:
             try:
-                on_chain = self.registry.root_at(log_id(receipt.entry.log), receipt.tree_size)
+                on_chain = self.registry.root_at(log_id(origin), tree_size)
             except RegistryReverted as e:
                 if e.error_name in ("TreeSizeNotAnchored", "UnknownLog"):
                     return None
@@ -99,7 +103,7 @@ class RegistryAnchorReader:
         except Exception:  # noqa: BLE001 - nodes without the tag answer with various errors
             finalized = None
         return found_anchor(
-            tree_size=receipt.tree_size, checkpoint_root=checkpoint_root, root=on_chain.root,
+            tree_size=tree_size, checkpoint_root=checkpoint_root, root=on_chain.root,
             block_number=on_chain.block_number, block_hash="0x" + bytes(block["hash"]).hex(), latest=latest,
-            finalized=finalized, min_confirmations=self.min_confirmations,
+            finalized=finalized, min_confirmations=self.min_confirmations, timestamp=on_chain.timestamp,
         )  # fmt: skip

@@ -247,15 +247,19 @@ class ChainFileAnchorReader:
 
     def find_anchor(self, receipt: Receipt, checkpoint_root: bytes) -> FoundAnchor | None:
         """As ``ledger.chain.anchoring.RegistryAnchorReader.find_anchor``, from the file."""
+        return self.find_head(receipt.entry.log, receipt.tree_size, checkpoint_root)
+
+    def find_head(self, origin: str, tree_size: int, checkpoint_root: bytes) -> FoundAnchor | None:
+        """As ``ledger.chain.anchoring.RegistryAnchorReader.find_head``, from the file."""
         with EmbeddedChainFile(self.path) as chain:
             if chain.chain_id != self.chain_id:
                 raise VerificationError(f"the chain's id is {chain.chain_id}, the log's is {self.chain_id}")
-            head = RegistryStorage(chain, self.contract).root_at(log_id(receipt.entry.log), receipt.tree_size)
+            head = RegistryStorage(chain, self.contract).root_at(log_id(origin), tree_size)
             if head is None:
                 return None
             latest = chain.head().number
             return found_anchor(
-                tree_size=receipt.tree_size, checkpoint_root=checkpoint_root, root=head.root,
+                tree_size=tree_size, checkpoint_root=checkpoint_root, root=head.root,
                 block_number=head.block_number, block_hash="0x" + chain.canonical_hash(head.block_number).hex(),
-                latest=latest, finalized=latest, min_confirmations=self.min_confirmations,
+                latest=latest, finalized=latest, min_confirmations=self.min_confirmations, timestamp=head.timestamp,
             )  # fmt: skip

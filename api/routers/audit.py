@@ -1,0 +1,75 @@
+"""``GET /v1/audit/bundle``: the regulator's audit bundle of a period (DESIGN §11).
+
+For the regulator and operator roles only (a bundle carries every payload in scope).
+The bundle is written to a temporary file (memory flat; spilled to disk past 8 MiB)
+before the first byte is sent, so an error is a problem+json answer, never a cut-off
+download: 409 when no final anchored checkpoint covers the period's end yet (the
+server's sealer anchors on its own schedule: ask again later), 400 for a bad period.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from api.deps import LedgerDep, SettingsDep, ViewerDep
+from api.routers.records import PERIOD, RecordId
+from api.schemas import period_bound
+from ledger import formats
+from ledger.bundle import BUNDLE_TYPE, Scope
+from ledger.bundle_export import export_bundle
+from ledger.chain.access import anchor_reader
+from ledger.errors import Forbidden, MalformedInput, Unauthorized
+
+router = APIRouter(tags=["audit"])
+MEDIA_TYPE = "application/x-ndjson"
+_SPOOL = 8 << 20
+
+
+def _chunks(f: IO[bytes]) -> Iterator[bytes]:
+    try:
+        while chunk := f.read(1 << 16):
+            yield chunk
+    finally:
+        f.close()
+
+
+@router.get("/audit/bundle", response_class=StreamingResponse,
+            responses={200: {"content": {MEDIA_TYPE: {}}, "description": f"a {BUNDLE_TYPE} bundle (JSON Lines)"}})  # fmt: skip
+def get_audit_bundle(
+    ledger: LedgerDep,
+    settings: SettingsDep,
+    viewer: ViewerDep,
+    since: Annotated[str, Query(pattern=PERIOD, description="period start (RFC 3339 UTC, or a date)")],
+    until: Annotated[str, Query(pattern=PERIOD, description="period end (RFC 3339 UTC, or a date: its end)")],
+    participant: Annotated[str | None, Query(pattern=formats.anchored(formats.ADDRESS))] = None,
+    agreement: RecordId | None = None,
+    product: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    kind: Annotated[str | None, Query(pattern=formats.anchored(formats.KIND))] = None,
+) -> StreamingResponse:
+    """Every entry between the anchored checkpoints around the period, with the payloads,
+    derived states and proofs of the records in scope (docs/audit-bundle.md)."""
+    if viewer.address is None:
+        raise Unauthorized("an audit bundle needs a regulator's or the operator's API token")
+    if not viewer.is_privileged:
+        raise Forbidden(f"only regulators and the operator may export an audit bundle; the token is for {viewer.address}")
+    start, end = period_bound(since, "since"), period_bound(until, "until")
+    assert start is not None and end is not None
+    if start > end:
+        raise MalformedInput(f"since ({since}) is after until ({until})")
+    reader = anchor_reader(settings, chain_id=ledger.log.chain_id, contract=ledger.log.contract)
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL)
+    try:
+        export_bundle(ledger, reader, spool, since=start, until=end,
+                      scope=Scope(participant=participant, agreement=agreement, product=product, kind=kind))  # fmt: skip
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    name = f"audit-{start.date().isoformat()}-{end.date().isoformat()}.jsonl"
+    return StreamingResponse(_chunks(spool), media_type=MEDIA_TYPE,
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip

@@ -1,0 +1,263 @@
+"""``export_bundle``: write the audit bundle of a period and scope (DESIGN §11), streaming.
+
+The range. ``start`` is the size of the last final anchored checkpoint whose anchor
+block's time (read from the chain, not the ledger's clock) is at or before ``since``, or
+0 when there is none; ``end`` the first whose anchor block's time is at or after
+``until``. So by the chain's clock every entry logged in the period is in ``[start,
+end)``, and the verifier checks both times itself. When no anchor covers ``until`` yet,
+``NotYetAnchored`` says so; the CLI then seals and anchors once and tries again, the API
+answers 409 (its sealer anchors on its own schedule). A period ending in the future is
+refused the same way.
+
+The scope. A record of the range is *in scope* when every given filter holds:
+``kind`` (its kind), ``participant`` (its author, or a party of the contract it belongs
+to: the ``provider``/``consumer`` index terms), ``agreement`` (the agreement itself, or a
+record filed under it), ``product`` (filed under the product URN, or a passport
+describing a footprint that is). In-scope records carry payload and salt, and the
+ledger's derived state where it is final at ``end``. So that the verifier can replay
+them, the bundle also carries what they depend on: the records they derive from
+(parents and references, transitively) and the earlier records that change those
+records' state (events under an agreement, revocations, superseding versions); those in
+the range carry their payload in place, those before it come as context lines with an
+inclusion proof against the end checkpoint.
+
+Memory stays flat in the range's length: entries stream in chunks; what is kept is the
+dependency set (usually small: agreements, components) and the heads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO
+
+from ledger.bundle import AnchorClaim, BundleHeader, BundleWriter, ContextLine, EntryLine, HeadLine, Record, Scope
+from ledger.effects import EdgeType, term_value
+from ledger.errors import Conflict, MalformedInput, NotFound
+from ledger.log import Ledger
+from ledger.store.values import StoredEntry
+from ledger.verify import AnchorReader
+
+_CHUNK = 1000
+#: Edges along which a later record changes the target's derived state (ledger.kinds: an
+#: event counts under its agreement, a revocation revokes, a new version supersedes).
+_STATEFUL = frozenset({EdgeType.UNDER_AGREEMENT, EdgeType.SUPERSEDES, EdgeType.DERIVES_FROM})
+MAX_CONTEXT = 200_000
+
+
+class NotYetAnchored(Conflict):
+    """No final anchored checkpoint covers the period's end yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSummary:
+    start: int
+    end: int
+    heads: int
+    context: int
+    in_scope: int
+    carried: int  # entries of the range with payload (in scope, or depended on)
+    lines: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Anchored:
+    tree_size: int
+    claim: AnchorClaim
+    timestamp: int
+    note: str
+
+
+@dataclass
+class _Plan:
+    start: int
+    end: int
+    heads: list[_Anchored]
+    needed: set[int] = field(default_factory=set)  # leaf indexes depended on by records in scope
+    in_scope: int = 0
+
+
+def _anchored_heads(ledger: Ledger, reader: AnchorReader) -> list[_Anchored]:
+    """Final anchored checkpoints, ascending, with their anchor block's time from the chain."""
+    out: list[_Anchored] = []
+    seen: set[int] = set()
+    for a in ledger.anchors(status="final"):
+        if a.tree_size in seen or a.block_number is None or a.block_hash is None:
+            continue
+        seen.add(a.tree_size)
+        cp = ledger.store.checkpoint_at(ledger.log.id, a.tree_size)
+        found = reader.find_head(ledger.origin, a.tree_size, cp.root_hash)
+        if found is None:  # the ledger's row says final, the chain does not hold it: never export it
+            continue
+        out.append(_Anchored(a.tree_size, AnchorClaim(found.block_number, found.block_hash), found.timestamp, cp.note))
+    return out
+
+
+def plan_range(ledger: Ledger, reader: AnchorReader, since: datetime, until: datetime, *,
+               now: datetime | None = None) -> tuple[int, int, list[_Anchored]]:  # fmt: skip
+    """``(start, end, heads)`` for the period; see the module docstring."""
+    if since > until:
+        raise MalformedInput(f"since ({since.isoformat()}) is after until ({until.isoformat()})")
+    now = now or datetime.now(UTC)
+    if until > now:
+        raise NotYetAnchored(f"the period ends in the future ({until.isoformat()}); a bundle can only be made once an "
+                             "anchored checkpoint covers its end")  # fmt: skip
+    heads = _anchored_heads(ledger, reader)
+    before = [h for h in heads if h.timestamp <= since.timestamp()]
+    after = [h for h in heads if h.timestamp >= until.timestamp()]
+    if not after:
+        last = f"the last final anchor is of tree size {heads[-1].tree_size}" if heads else "nothing is anchored yet"
+        raise NotYetAnchored(f"no final anchored checkpoint covers the period's end {until.isoformat()} yet ({last}); "
+                             "seal and anchor (tdsl anchor), or wait for the sealer, and export again")  # fmt: skip
+    start = before[-1].tree_size if before else 0
+    end = after[0].tree_size
+    chosen = [h for h in heads if start <= h.tree_size <= end]
+    return start, end, chosen
+
+
+class _Scoper:
+    """Decides which records of a chunk are in scope (see the module docstring)."""
+
+    def __init__(self, ledger: Ledger, scope: Scope):
+        self.ledger, self.scope = ledger, scope
+        self.store, self.log = ledger.store, ledger.log.id
+        self.product_pcfs: set[int] = set()  # footprints filed under the product, for the passports describing them
+
+    def select(self, chunk: list[StoredEntry]) -> list[int]:
+        s = self.scope
+        rows = [e for e in chunk if s.kind is None or e.kind == s.kind or (s.product is not None and e.kind == "pcf")]
+        if not rows:
+            return []
+        terms = self.store.terms_of(self.log, [e.leaf_index for e in rows]) if not s.whole else {}
+        describes: dict[int, set[int]] = {}
+        if s.product is not None:
+            for edge in self.store.edges_from(self.log, [e.leaf_index for e in rows if e.kind == "passport"]):
+                if edge.type == EdgeType.DESCRIBES:
+                    describes.setdefault(edge.source, set()).add(edge.target)
+        out = []
+        for e in rows:
+            have = {(t.name, t.value) for t in terms.get(e.leaf_index, ())}
+            if s.product is not None:
+                filed = ("product", s.product) in have
+                if filed and e.kind == "pcf":
+                    self.product_pcfs.add(e.leaf_index)
+                if not (filed or describes.get(e.leaf_index, set()) & self.product_pcfs):
+                    continue
+                if s.kind is not None and e.kind != s.kind:
+                    continue
+            if s.participant is not None and e.author.lower() != s.participant and \
+                    ("provider", s.participant) not in have and ("consumer", s.participant) not in have:  # fmt: skip
+                continue
+            if s.agreement is not None and e.record_id != s.agreement and ("agreement", s.agreement) not in have:
+                continue
+            out.append(e.leaf_index)
+        return out
+
+
+def _entries(ledger: Ledger, start: int, end: int) -> Iterator[list[StoredEntry]]:
+    i = start
+    while i < end:
+        chunk = [e for e in ledger.store.list_entries(ledger.log.id, start=i, limit=min(_CHUNK, end - i)) if e.leaf_index < end]
+        if not chunk:
+            raise NotFound(f"entry {i} is missing from the store")
+        yield chunk
+        i = chunk[-1].leaf_index + 1
+
+
+def _dependencies(ledger: Ledger, roots: list[int], end: int, known: set[int]) -> set[int]:
+    """Leaf indexes the records ``roots`` depend on (see the module docstring), not already in ``known``."""
+    store, log = ledger.store, ledger.log.id
+    found: set[int] = set()
+    todo = list(roots)
+    while todo:
+        nxt: set[int] = set()
+        for edge in store.edges_from(log, todo):
+            nxt.add(edge.target)
+        for edge in store.edges_to(log, todo):
+            if edge.type in _STATEFUL and edge.source < end:
+                nxt.add(edge.source)
+        todo = [i for i in nxt if i not in found and i not in known]
+        found.update(todo)
+        if len(found) > MAX_CONTEXT:
+            raise Conflict(f"the records in scope depend on more than {MAX_CONTEXT} others; narrow the scope or the period")
+    return found
+
+
+def _plan(ledger: Ledger, scope: Scope, start: int, end: int, heads: list[_Anchored]) -> _Plan:
+    plan = _Plan(start, end, heads)
+    scoper = _Scoper(ledger, scope)
+    for chunk in _entries(ledger, start, end):
+        selected = [e.leaf_index for e in chunk] if scope.whole else scoper.select(chunk)
+        plan.in_scope += len(selected)
+        if selected:
+            plan.needed |= _dependencies(ledger, selected, end, plan.needed)
+    return plan
+
+
+def export_bundle(ledger: Ledger, reader: AnchorReader, out: IO[bytes], *, since: datetime, until: datetime,
+                  scope: Scope = Scope(), now: datetime | None = None) -> ExportSummary:  # fmt: skip
+    """Write the bundle onto ``out``. Raises ``NotYetAnchored``, ``MalformedInput`` (since > until)."""
+    scope = _normalized(scope)
+    start, end, heads = plan_range(ledger, reader, since, until, now=now)
+    plan = _plan(ledger, scope, start, end, heads)
+    store, log = ledger.store, ledger.log.id
+    context = sorted(i for i in plan.needed if i < start)
+    lines = [HeadLine(0, None, None)] if start == 0 else []  # the empty tree: no note, no anchor
+    lines += [HeadLine(h.tree_size, h.note, h.claim) for h in heads]
+    header = BundleHeader(
+        origin=ledger.origin, chain_id=ledger.log.chain_id, contract=ledger.log.contract, since=since, until=until,
+        scope=scope, start=start, end=end, frontier=tuple(store.frontier(log, start, fresh=True)), heads=len(lines),
+        context=len(context),
+    )  # fmt: skip
+    writer = BundleWriter(out)
+    writer.write(header)
+    for h in lines:
+        writer.write(h)
+    for k in range(0, len(context), _CHUNK):
+        idxs = context[k : k + _CHUNK]
+        entries = store.entries_at(log, idxs)
+        final = _final_states(ledger, idxs, end)
+        for e in entries:
+            proof = tuple(store.inclusion_proof(log, e.leaf_index, end, fresh=True))
+            writer.write(ContextLine(_record(e, final.get(e.leaf_index), carried=True), proof))
+    scoper = _Scoper(ledger, scope)
+    carried = 0
+    for chunk in _entries(ledger, start, end):
+        selected = {e.leaf_index for e in chunk} if scope.whole else set(scoper.select(chunk))
+        keep = [e.leaf_index for e in chunk if e.leaf_index in selected or e.leaf_index in plan.needed]
+        final = _final_states(ledger, keep, end) if keep else {}
+        for e in chunk:
+            take = e.leaf_index in selected or e.leaf_index in plan.needed
+            carried += take
+            writer.write(EntryLine(_record(e, final.get(e.leaf_index), carried=take)))
+    trailer = writer.close()
+    return ExportSummary(start, end, len(lines), len(context), plan.in_scope, carried, trailer.lines + 1, trailer.sha256)
+
+
+def _final_states(ledger: Ledger, idxs: list[int], end: int) -> dict[int, object]:
+    """The ledger's derived state of each record that has one, unless a record at or after
+    ``end`` changed it since (then the state at ``end`` is not what the ledger holds)."""
+    store, log = ledger.store, ledger.log.id
+    states = store.states(log, idxs)
+    later = {e.target for e in store.edges_to(log, list(states)) if e.type in _STATEFUL and e.source >= end}
+    return {i: s for i, s in states.items() if i not in later}
+
+
+def _record(e: StoredEntry, state, *, carried: bool) -> Record:
+    if not carried:
+        return Record(e.leaf_index, e.envelope)
+    if e.payload is None:
+        return Record(e.leaf_index, e.envelope, erased=e.erased_at is not None, state=state)
+    return Record(e.leaf_index, e.envelope, e.payload, e.salt, state=state)
+
+
+def _normalized(scope: Scope) -> Scope:
+    """Lowercase the folded filters as the index terms store them."""
+    return Scope(
+        participant=None if scope.participant is None else scope.participant.lower(),
+        agreement=scope.agreement,
+        product=None if scope.product is None else term_value("product", scope.product),
+        kind=scope.kind,
+    )
