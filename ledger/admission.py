@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger import merkle
 from ledger.access import VISIBILITIES, Viewer, can_see_payload
@@ -26,8 +26,11 @@ from ledger.effects import DerivedState, Edge, EdgeType
 from ledger.envelope import Domain, commitment_of, verify_envelope
 from ledger.errors import InvalidRecord
 from ledger.kinds import KINDS, AdmissionContext, Admitted, ParentRecord, get_kind
-from ledger.store import LogInfo, NewEntry, ParticipantInfo, SQLStore, StoredEntry
+from ledger.store import LogInfo, NewEntry, ParticipantInfo, StoredEntry
 from ledger.submission import Submission
+
+if TYPE_CHECKING:
+    from ledger.store import SQLStore  # only the store-backed entry points need it
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 #: C2SP entry bundles prefix each entry with a 16-bit length.

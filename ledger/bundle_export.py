@@ -100,13 +100,12 @@ def plan_range(ledger: Ledger, reader: AnchorReader, since: datetime, until: dat
     """``(start, end, heads)`` for the period; see the module docstring."""
     if since > until:
         raise MalformedInput(f"since ({since.isoformat()}) is after until ({until.isoformat()})")
-    now = now or datetime.now(UTC)
-    if until > now:
-        raise NotYetAnchored(f"the period ends in the future ({until.isoformat()}); a bundle can only be made once an "
-                             "anchored checkpoint covers its end")  # fmt: skip
     heads = _anchored_heads(ledger, reader)
     before = [h for h in heads if h.timestamp <= since.timestamp()]
     after = [h for h in heads if h.timestamp >= until.timestamp()]
+    if not after and until > (now or datetime.now(UTC)):
+        raise NotYetAnchored(f"the period ends in the future ({until.isoformat()}); a bundle can only be made once an "
+                             "anchored checkpoint covers its end")  # fmt: skip
     if not after:
         last = f"the last final anchor is of tree size {heads[-1].tree_size}" if heads else "nothing is anchored yet"
         raise NotYetAnchored(f"no final anchored checkpoint covers the period's end {until.isoformat()} yet ({last}); "

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.admission import ModelCache, _edges_for, parent_record
 from ledger.canonical import parse_json
@@ -29,7 +29,10 @@ from ledger.effects import DerivedState
 from ledger.envelope import Envelope
 from ledger.errors import InvalidRecord, LedgerError
 from ledger.kinds import KINDS, AdmissionContext, ParentRecord, PayloadUnavailable
-from ledger.store import SQLStore, StoredEntry
+from ledger.store import StoredEntry
+
+if TYPE_CHECKING:
+    from ledger.store import SQLStore  # only the store-backed entry points need it
 
 _CHUNK = 1000
 MAX_LISTED = 50  # differences named per category in a report

@@ -140,7 +140,8 @@ class Chart:
     y_ticks: tuple[Tick, ...]
     x_ticks: tuple[Tick, ...]
     title: str
-    summary: str
+    summary: str  # in words: the buckets, the totals, the busiest bucket
+    flagged: str  # in words: the buckets with violations (the first few), or ""
     bucket_span: str  # how long the first bucket is, in words: "18 hours"
     records: int
     violations: int
@@ -156,15 +157,16 @@ def _step(maximum: int, most: int = 6) -> int:
         magnitude *= 10
 
 
-_TIME_STEPS = tuple(timedelta(hours=h) for h in (1, 2, 3, 6, 12)) + tuple(
-    timedelta(days=d) for d in (1, 2, 7, 14, 28, 91, 182, 364))  # fmt: skip
+_TIME_STEPS = (*(timedelta(minutes=m) for m in (1, 5, 10, 15, 30)), *(timedelta(hours=h) for h in (1, 2, 3, 6, 12)),
+               *(timedelta(days=d) for d in (1, 2, 7, 14, 28, 91, 182, 364)))  # fmt: skip
 
 
 def _time_ticks(t0: datetime, t1: datetime, most: int = 6) -> list[datetime]:
-    """Round times in ``[t0, t1]``, at most ``most`` + 1: every few hours from midnight, or
-    every few days from the first midnight."""
+    """Round times in ``[t0, t1]``, at most ``most`` + 1: every few minutes or hours from
+    midnight, or every few days from the first midnight."""
     span = t1 - t0
-    step = next((s for s in _TIME_STEPS if span <= s * most), _TIME_STEPS[-1] * math.ceil(span / (_TIME_STEPS[-1] * most)))
+    longest = _TIME_STEPS[-1]
+    step = next((s for s in _TIME_STEPS if span <= s * most), longest * math.ceil(span / (longest * most)))
     t = t0.replace(hour=0, minute=0, second=0, microsecond=0)
     while t < t0:
         t += min(step, timedelta(days=1))
@@ -228,18 +230,18 @@ def timeline_chart(timeline: list[TimelineBucket]) -> Chart | None:
             x_ticks.append(Tick(round(x, 2), _moment(t, hours=hours, year=year), anchor))
 
     records, violations = sum(b.records for b in timeline), sum(b.violations for b in timeline)
-    busiest = max(bars, key=lambda bar: bar.bucket.records)
-    flagged = [bar for bar in bars if bar.bucket.violations]
     summary = (f"{plural(n, 'bucket')} from {label(timeline[0].start)} to {label(timeline[-1].end)}: "
                f"{plural(records, 'record')}, {plural(violations, 'violation')}.")  # fmt: skip
-    if records:
-        summary += f" Busiest: {busiest.label}."
+    if records and n > 1:
+        summary += f" Busiest: {max(bars, key=lambda bar: bar.bucket.records).label}."
+    flagged = [bar.label for bar in bars if bar.bucket.violations]
+    flagged_text = ""
     if flagged:
-        named = "; ".join(bar.label for bar in flagged[:LISTED_VIOLATIONS])
         more = len(flagged) - LISTED_VIOLATIONS
-        summary += f" Violations in {plural(len(flagged), 'bucket')}: {named}" + (f"; and {more} more." if more > 0 else ".")
+        flagged_text = (f"Violations in {plural(len(flagged), 'bucket')}: {'; '.join(flagged[:LISTED_VIOLATIONS])}"
+                        + (f"; and {more} more." if more > 0 else "."))  # fmt: skip
     return Chart(tuple(bars), y_ticks, tuple(x_ticks), "Records and violations over the period", summary,
-                 _duration(timeline[0]), records, violations)  # fmt: skip
+                 flagged_text, _duration(timeline[0]), records, violations)  # fmt: skip
 
 
 def _duration(bucket: TimelineBucket) -> str:
