@@ -52,6 +52,8 @@ class NotYetAnchored(Conflict):
 
 @dataclass(frozen=True, slots=True)
 class ExportSummary:
+    since: datetime
+    until: datetime
     start: int
     end: int
     heads: int
@@ -95,25 +97,37 @@ def _anchored_heads(ledger: Ledger, reader: AnchorReader) -> list[_Anchored]:
     return out
 
 
-def plan_range(ledger: Ledger, reader: AnchorReader, since: datetime, until: datetime, *,
-               now: datetime | None = None) -> tuple[int, int, list[_Anchored]]:  # fmt: skip
-    """``(start, end, heads)`` for the period; see the module docstring."""
+def plan_range(ledger: Ledger, reader: AnchorReader, since: datetime, until: datetime | None, *,
+               now: datetime | None = None) -> tuple[int, int, list[_Anchored], datetime]:  # fmt: skip
+    """``(start, end, heads, until)`` for the period; see the module docstring. ``until``
+    None: the latest final anchor's block time (the newest period a bundle can cover)."""
+    heads = _anchored_heads(ledger, reader)
+    if until is None:
+        if not heads:
+            raise NotYetAnchored("nothing is anchored yet: seal and anchor (tdsl anchor), or wait for the sealer")
+        until = datetime.fromtimestamp(heads[-1].timestamp, UTC)
     if since > until:
         raise MalformedInput(f"since ({since.isoformat()}) is after until ({until.isoformat()})")
-    heads = _anchored_heads(ledger, reader)
     before = [h for h in heads if h.timestamp <= since.timestamp()]
     after = [h for h in heads if h.timestamp >= until.timestamp()]
     if not after and until > (now or datetime.now(UTC)):
         raise NotYetAnchored(f"the period ends in the future ({until.isoformat()}); a bundle can only be made once an "
                              "anchored checkpoint covers its end")  # fmt: skip
     if not after:
-        last = f"the last final anchor is of tree size {heads[-1].tree_size}" if heads else "nothing is anchored yet"
-        raise NotYetAnchored(f"no final anchored checkpoint covers the period's end {until.isoformat()} yet ({last}); "
-                             "seal and anchor (tdsl anchor), or wait for the sealer, and export again")  # fmt: skip
+        if not heads:
+            raise NotYetAnchored(f"no final anchored checkpoint covers the period's end {until.isoformat()}: nothing "
+                                 "is anchored yet; seal and anchor (tdsl anchor), or wait for the sealer")  # fmt: skip
+        last = heads[-1]
+        at = datetime.fromtimestamp(last.timestamp, UTC).isoformat().replace("+00:00", "Z")
+        raise NotYetAnchored(
+            f"no final anchored checkpoint covers the period's end {until.isoformat()} yet: the last one, of tree size "
+            f"{last.tree_size}, was anchored at {at}. A bundle can end there (until={at}, or 'anchored'), or once "
+            "a later checkpoint is anchored (the sealer anchors new entries; tdsl anchor does it now)"
+        )
     start = before[-1].tree_size if before else 0
     end = after[0].tree_size
     chosen = [h for h in heads if start <= h.tree_size <= end]
-    return start, end, chosen
+    return start, end, chosen, until
 
 
 class _Scoper:
@@ -195,11 +209,13 @@ def _plan(ledger: Ledger, scope: Scope, start: int, end: int, heads: list[_Ancho
     return plan
 
 
-def export_bundle(ledger: Ledger, reader: AnchorReader, out: IO[bytes], *, since: datetime, until: datetime,
+def export_bundle(ledger: Ledger, reader: AnchorReader, out: IO[bytes], *, since: datetime, until: datetime | None,
                   scope: Scope = Scope(), now: datetime | None = None) -> ExportSummary:  # fmt: skip
-    """Write the bundle onto ``out``. Raises ``NotYetAnchored``, ``MalformedInput`` (since > until)."""
+    """Write the bundle onto ``out``. Raises ``NotYetAnchored``, ``MalformedInput`` (since > until).
+
+    ``until`` None: up to the latest final anchor's block time."""
     scope = _normalized(scope)
-    start, end, heads = plan_range(ledger, reader, since, until, now=now)
+    start, end, heads, until = plan_range(ledger, reader, since, until, now=now)
     plan = _plan(ledger, scope, start, end, heads)
     store, log = ledger.store, ledger.log.id
     context = sorted(i for i in plan.needed if i < start)
@@ -232,7 +248,7 @@ def export_bundle(ledger: Ledger, reader: AnchorReader, out: IO[bytes], *, since
             carried += take
             writer.write(EntryLine(_record(e, final.get(e.leaf_index), carried=take)))
     trailer = writer.close()
-    return ExportSummary(start, end, len(lines), len(context), plan.in_scope, carried, trailer.lines + 1, trailer.sha256)
+    return ExportSummary(since, until, start, end, len(lines), len(context), plan.in_scope, carried, trailer.lines + 1, trailer.sha256)
 
 
 def _final_states(ledger: Ledger, idxs: list[int], end: int) -> dict[int, object]:

@@ -49,6 +49,7 @@ from ledger import merkle
 from ledger.admission import MAX_CLOCK_SKEW
 from ledger.bundle import BundleHeader, ContextLine, EntryLine, HeadLine, Record, Trailer, read_bundle, z_time
 from ledger.bundle_report import BundleReport, Finding, Head, KindCount, Severity, TimelineBucket
+from ledger.canonical import parse_json
 from ledger.checkpoint import NoteVerifier, verify_checkpoint
 from ledger.derive import Replay
 from ledger.effects import DerivedState
@@ -532,18 +533,27 @@ def _compare_states(v: _Verifier, report: BundleReport) -> None:
 def _flag(v: _Verifier, e: _Entry, s: DerivedState) -> None:
     if e.kind == "access_event":
         if s.status == "violation":
-            v.add(Severity.VIOLATION, "verdict", "the access event broke its contract", e, expected="permitted",
-                  found=f"violation: {s.reason}")  # fmt: skip
+            v.add(Severity.VIOLATION, "verdict", f"the access event broke its contract: {s.reason}", e,
+                  expected="permitted", found="violation")  # fmt: skip
         elif s.status == "undetermined":
             v.add(Severity.NOTICE, "verdict", f"the verdict is undetermined: {s.reason}", e)
         if s.fact("late") == "true":
+            at = _event_time(v, e)
             v.add(Severity.FINDING, "late", "the access event was reported late: signed long after the time it "
-                  "reports", e)  # fmt: skip
+                  "reports", e, expected="signed soon after the event", found=f"event at {at}, signed {e.issued_at}")  # fmt: skip
     for path, duty in sorted(duties.from_facts(s.facts).items()):
         status = duty.status_at(v.end_time)
         if status == duties.OVERDUE:
             v.add(Severity.FINDING, "duty", f"duty {path} is overdue at the range's end", e,
                   expected=f"fulfilled by {duty.deadline or 'its deadline'}", found="overdue")  # fmt: skip
+
+
+def _event_time(v: _Verifier, e: _Entry) -> str:
+    try:
+        at = parse_json(v.full[e.leaf_index].payload or b"").get("at")  # type: ignore[union-attr]
+    except (KeyError, AttributeError, MalformedInput):
+        return "?"
+    return at if isinstance(at, str) else "?"
 
 
 def _show(s: DerivedState | None) -> str:

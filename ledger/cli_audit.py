@@ -39,14 +39,18 @@ def _err(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def parse_time(text: str, name: str) -> datetime:
-    """``now``, ``YYYY-MM-DD`` (midnight UTC) or RFC 3339 with ``Z`` or an offset."""
+def parse_time(text: str, name: str) -> datetime | None:
+    """``now``, ``YYYY-MM-DD`` (midnight UTC) or RFC 3339 with ``Z`` or an offset; for
+    ``--until`` also ``anchored`` (None: the latest final anchor's block time)."""
+    if text == "anchored" and name == "until":
+        return None
     if text == "now":
         return datetime.now(UTC).replace(microsecond=0)  # anchor block times are whole seconds
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--{name} must be 'now', YYYY-MM-DD or an RFC 3339 time such as 2026-11-01T00:00:00Z, "
+        also = ", 'anchored'" if name == "until" else ""
+        raise UsageError(f"--{name} must be 'now'{also}, YYYY-MM-DD or an RFC 3339 time such as 2026-11-01T00:00:00Z, "
                          f"got {text!r}") from None  # fmt: skip
     if value.tzinfo is None:
         if len(text) > 10:
@@ -55,11 +59,16 @@ def parse_time(text: str, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _period(args: argparse.Namespace) -> tuple[datetime, datetime]:
+def _period(args: argparse.Namespace) -> tuple[datetime, datetime | None]:
     since, until = parse_time(args.since, "since"), parse_time(args.until, "until")
-    if since > until:
+    assert since is not None
+    if until is not None and since > until:
         raise UsageError(f"--since ({since.isoformat()}) is after --until ({until.isoformat()})")
     return since, until
+
+
+def _z(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _scope(args: argparse.Namespace) -> Scope:
@@ -101,7 +110,8 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     scope = _scope(args)
     if args.url is None:  # the data directory (--data-dir, TDSL_DATA_DIR or ./data), as its operator
         summary = _export_local(args, since, until, scope)
-        _out(f"wrote {args.output}: entries [{summary.start}, {summary.end}) of the log, {summary.in_scope} in scope, "
+        _out(f"wrote {args.output}: the period {_z(summary.since)} → {_z(summary.until)}, entries "
+             f"[{summary.start}, {summary.end}) of the log, {summary.in_scope} in scope, "
              f"{summary.carried} with payload, {summary.context} earlier record(s) as context, "
              f"{summary.heads} checkpoint(s); SHA-256 of its lines {summary.sha256}")  # fmt: skip
         return 0
@@ -126,9 +136,9 @@ def _export_local(args: argparse.Namespace, since: datetime, until: datetime, sc
         with _AtomicOutput(args.output) as out:
             return export_bundle(ledger, reader, out, since=since, until=until, scope=scope)
     except NotYetAnchored as e:
-        if until > datetime.now(UTC):
-            raise
-        _err(f"{e}\nsealing and anchoring now …")
+        if until is None or until > datetime.now(UTC) or ledger.store.tree_size(ledger.log.id) == ledger.anchored_size():
+            raise  # in the future, or nothing new to anchor: a new anchor would not cover it either
+        _err(f"{e}\nsealing and anchoring the newer entries now …")
         seal_and_anchor(settings, ledger)
     with _AtomicOutput(args.output) as out:
         return export_bundle(ledger, reader, out, since=since, until=until, scope=scope)

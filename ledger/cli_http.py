@@ -87,7 +87,8 @@ def withdraw_disclosure(base_url: str, record_id: str, grantee: str, *, token: s
 
 def download_bundle(args, since, until, scope, out) -> int:
     """``GET /v1/audit/bundle``, streamed onto ``out``; returns the bytes written."""
-    params = {"since": since.isoformat().replace("+00:00", "Z"), "until": until.isoformat().replace("+00:00", "Z")}
+    params = {"since": since.isoformat().replace("+00:00", "Z"),
+              "until": "anchored" if until is None else until.isoformat().replace("+00:00", "Z")}  # fmt: skip
     params |= scope.to_json()
     url = f"{args.url.rstrip('/')}/v1/audit/bundle?{urlencode(params)}"
     written = 0

@@ -10,6 +10,7 @@ server's sealer anchors on its own schedule: ask again later), 400 for a bad per
 from __future__ import annotations
 
 import tempfile
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from typing import IO, Annotated
 
@@ -45,7 +46,9 @@ def get_audit_bundle(
     settings: SettingsDep,
     viewer: ViewerDep,
     since: Annotated[str, Query(pattern=PERIOD, description="period start (RFC 3339 UTC, or a date)")],
-    until: Annotated[str, Query(pattern=PERIOD, description="period end (RFC 3339 UTC, or a date: its end)")],
+    until: Annotated[str, Query(pattern=f"^anchored$|{PERIOD}",
+                                description="period end (RFC 3339 UTC, a date: its end, or 'anchored': the latest "
+                                            "final anchor's block time)")],  # fmt: skip
     participant: Annotated[str | None, Query(pattern=formats.anchored(formats.ADDRESS))] = None,
     agreement: RecordId | None = None,
     product: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
@@ -57,9 +60,10 @@ def get_audit_bundle(
         raise Unauthorized("an audit bundle needs a regulator's or the operator's API token")
     if not viewer.is_privileged:
         raise Forbidden(f"only regulators and the operator may export an audit bundle; the token is for {viewer.address}")
-    start, end = period_bound(since, "since"), period_bound(until, "until")
-    assert start is not None and end is not None
-    if start > end:
+    start = period_bound(since, "since")
+    end = None if until == "anchored" else period_bound(until, "until")
+    assert start is not None
+    if end is not None and start > end:
         raise MalformedInput(f"since ({since}) is after until ({until})")
     reader = anchor_reader(settings, chain_id=ledger.log.chain_id, contract=ledger.log.contract)
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL)
@@ -70,6 +74,6 @@ def get_audit_bundle(
         spool.close()
         raise
     spool.seek(0)
-    name = f"audit-{start.date().isoformat()}-{end.date().isoformat()}.jsonl"
+    name = f"audit-{start.date().isoformat()}-{(end or datetime.now(UTC)).date().isoformat()}.jsonl"
     return StreamingResponse(_chunks(spool), media_type=MEDIA_TYPE,
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
