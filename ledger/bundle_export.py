@@ -179,8 +179,11 @@ def _entries(ledger: Ledger, start: int, end: int) -> Iterator[list[StoredEntry]
         i = chunk[-1].leaf_index + 1
 
 
-def _dependencies(ledger: Ledger, roots: list[int], end: int, known: set[int]) -> set[int]:
-    """Leaf indexes the records ``roots`` depend on (see the module docstring), not already in ``known``."""
+def _dependencies(ledger: Ledger, roots: list[int], start: int, end: int, known: set[int], *,
+                  range_carried: bool) -> set[int]:  # fmt: skip
+    """Leaf indexes the records ``roots`` depend on (see the module docstring), not already
+    in ``known``. ``range_carried``: every record of ``[start, end)`` is carried anyway (the
+    whole log's scope), so only those before ``start`` are collected and followed."""
     store, log = ledger.store, ledger.log.id
     found: set[int] = set()
     todo = list(roots)
@@ -191,7 +194,7 @@ def _dependencies(ledger: Ledger, roots: list[int], end: int, known: set[int]) -
         for edge in store.edges_to(log, todo):
             if edge.type in _STATEFUL and edge.source < end:
                 nxt.add(edge.source)
-        todo = [i for i in nxt if i not in found and i not in known]
+        todo = [i for i in nxt if i not in found and i not in known and not (range_carried and start <= i)]
         found.update(todo)
         if len(found) > MAX_CONTEXT:
             raise Conflict(f"the records in scope depend on more than {MAX_CONTEXT} others; narrow the scope or the period")
@@ -200,12 +203,24 @@ def _dependencies(ledger: Ledger, roots: list[int], end: int, known: set[int]) -
 
 def _plan(ledger: Ledger, scope: Scope, start: int, end: int, heads: list[_Anchored]) -> _Plan:
     plan = _Plan(start, end, heads)
+    if scope.agreement is not None:  # the scope's agreement always comes along: a verifier scopes by it
+        try:
+            agreement = ledger.store.entry_by_record_id(ledger.log.id, scope.agreement)
+        except NotFound:
+            raise NotFound(f"no agreement {scope.agreement!r} in this log") from None
+        if agreement.kind != "contract_agreement":
+            raise MalformedInput(f"{scope.agreement!r} is a {agreement.kind}, not a contract_agreement")
+        if agreement.leaf_index >= end:
+            raise NotYetAnchored(f"the agreement {scope.agreement!r} is not yet covered by an anchored checkpoint")
+        if agreement.leaf_index < start:
+            plan.needed.add(agreement.leaf_index)
+            plan.needed |= _dependencies(ledger, [agreement.leaf_index], start, end, plan.needed, range_carried=False)
     scoper = _Scoper(ledger, scope)
     for chunk in _entries(ledger, start, end):
         selected = [e.leaf_index for e in chunk] if scope.whole else scoper.select(chunk)
         plan.in_scope += len(selected)
         if selected:
-            plan.needed |= _dependencies(ledger, selected, end, plan.needed)
+            plan.needed |= _dependencies(ledger, selected, start, end, plan.needed, range_carried=scope.whole)
     return plan
 
 

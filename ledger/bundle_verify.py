@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -102,7 +103,8 @@ class _Signatures:
     def __init__(self, domain: Domain, jobs: int):
         self.domain, self.pending, self.done = domain, [], []
         self.chunk: list[tuple[int, bytes]] = []
-        self.pool = ProcessPoolExecutor(jobs) if jobs > 1 else None
+        # forkserver: the CLI's progress bar runs a thread, and forking a threaded process can deadlock
+        self.pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("forkserver")) if jobs > 1 else None
         self.futures: list[Future] = []
 
     def add(self, leaf_index: int, envelope: bytes) -> None:
@@ -385,6 +387,8 @@ def _stream_records(v: _Verifier, header: BundleHeader, lines, heads: list[_Head
         except (VerificationError, ValueError) as err:
             v.add(Severity.FAILURE, "inclusion", f"the context record is not in the end checkpoint's tree: {err}", e)
         sigs.add(e.leaf_index, line.record.envelope)
+        if header.scope.agreement is not None and env.id == header.scope.agreement:
+            v.agreement_leaf = e.leaf_hash  # the scope's agreement, concluded before the range
         _replay(v, e, env, line.record)
     if header.context:
         report.checks.append(f"{header.context} record(s) before the range checked by inclusion proofs against the end "
@@ -435,6 +439,9 @@ def _stream_records(v: _Verifier, header: BundleHeader, lines, heads: list[_Head
         _replay(v, e, env, r)
     if v.progress is not None:
         v.progress(header.entries, header.entries)
+    if scope.agreement is not None and v.agreement_leaf is None:
+        v.add(Severity.FAILURE, "scope", f"the scope's agreement {scope.agreement} is not in the bundle: which records "
+              "are under it cannot be checked", expected="the agreement as an entry or a context record", found="none")  # fmt: skip
     if checker is not None:
         try:
             checker.finish()

@@ -208,23 +208,29 @@ def test_a_period_not_yet_anchored_or_backwards_is_refused(world: World) -> None
 def test_scopes_carry_what_they_select_and_what_it_depends_on(world: World) -> None:
     reader = anchor_reader(world.settings, chain_id=world.identity.chain_id, contract=world.identity.contract)
     consumer = next(m for m in load_demo(world.settings)[1].members if m.name == CONSUMER).address
-    for scope in (Scope(kind="access_event"), Scope(participant=consumer), Scope(agreement=AGREEMENT),
-                  Scope(product="urn:gtin:04012345000306")):  # fmt: skip
+    scopes = (Scope(kind="access_event"), Scope(participant=consumer), Scope(agreement=AGREEMENT),
+              Scope(product="urn:gtin:04012345000306"))  # fmt: skip
+    for since, scope in [(since, scope) for since in (SINCE, world.between) for scope in scopes]:
         out = io.BytesIO()
-        export_bundle(world.ledger, reader, out, since=SINCE, until=world.until, scope=scope)
+        export_bundle(world.ledger, reader, out, since=since, until=world.until, scope=scope)
         report = check(world, out.getvalue())
         assert not [f for f in report.findings if f.severity == Severity.FAILURE], (scope, report.findings)
         violations = sorted(f.record_id for f in report.findings if f.severity == Severity.VIOLATION)
         if scope.product is None:
-            assert len(violations) == 7, (scope, violations)
+            assert len(violations) == (7 if since == SINCE else 3), (since, scope, violations)
         else:
             assert violations == [], scope
-        carried = {json.loads(line["envelope"])["kind"] for line in entries(lines_of(out.getvalue())) if "payload" in line}
-        assert report.in_scope < report.entries, scope
-        if scope.kind == "access_event":  # the agreement they are judged under is carried with them
-            assert carried == {"access_event", "contract_agreement", "contract_offer", "contract_request", "dataset"}, carried
-        if scope.product is not None:
-            assert {"pcf", "passport"} <= carried and "access_event" not in carried, carried
+        lines = lines_of(out.getvalue())
+        kinds = {json.loads(line["envelope"])["kind"] for line in entries(lines) if "payload" in line}
+        if since == SINCE:
+            assert report.in_scope < report.entries, scope
+        if scope.kind == "access_event" and since == SINCE:  # the agreement they are judged under comes with them
+            assert kinds == {"access_event", "contract_agreement", "contract_offer", "contract_request", "dataset"}, kinds
+        if scope.product is not None and since == SINCE:
+            assert {"pcf", "passport"} <= kinds and "access_event" not in kinds, kinds
+        if since != SINCE and scope.product is None:  # the agreement and its earlier events: context lines
+            context = [json.loads(line["envelope"])["id"] for line in lines if "context" in line and "envelope" in line]
+            assert AGREEMENT in context and "demo-access-e1" in context, (scope, context)
 
 
 # -- the tamper matrix (docs/security.md) ---------------------------------------------------
@@ -609,3 +615,25 @@ def test_the_api_serves_the_bundle_to_regulators_and_the_operator_only(world: Wo
             assert r.status_code == status, (params, r.text)
             assert r.headers["content-type"].startswith("application/problem+json"), r.headers
             assert words in r.text, r.text
+
+
+def test_an_agreement_scope_needs_the_agreement(world: World) -> None:
+    from ledger.errors import NotFound
+
+    reader = anchor_reader(world.settings, chain_id=world.identity.chain_id, contract=world.identity.contract)
+    with pytest.raises(NotFound, match="no agreement"):
+        export_bundle(world.ledger, reader, io.BytesIO(), since=SINCE, until=world.until, scope=Scope(agreement="nope"))
+    with pytest.raises(ValueError, match="not a contract_agreement"):
+        export_bundle(world.ledger, reader, io.BytesIO(), since=SINCE, until=world.until,
+                      scope=Scope(agreement="demo-access-e1"))  # fmt: skip
+    out = io.BytesIO()
+    export_bundle(world.ledger, reader, out, since=world.between, until=world.until, scope=Scope(agreement=AGREEMENT))
+    lines = lines_of(out.getvalue())
+    # the operator drops the agreement's context line: the events under it can no longer be scoped or judged
+    agreement = next(line for line in lines if "context" in line and "envelope" in line
+                     and json.loads(line["envelope"])["id"] == AGREEMENT)  # fmt: skip
+    lines.remove(agreement)
+    lines[0]["context"] -= 1
+    report = check(world, rebuild(lines))
+    assert any(f.check == "scope" and AGREEMENT in f.message for f in failing(report, "scope")), report.findings
+    assert failing(report, "context"), "the events' parent is not in the bundle"
