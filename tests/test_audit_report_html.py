@@ -17,83 +17,19 @@ import dataclasses
 import re
 import sys
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 
 import pytest
+from html_tree import El, parse
 
 from ledger.bundle_report import BundleReport, Finding, Head, KindCount, Severity, TimelineBucket
 from ledger.web.audit_report import render_report_html, timeline_chart
 
 EVIL = "<script>alert('x')</script>"
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 URL_ATTRS = {"src", "href", "srcset", "action", "formaction", "poster", "data", "xlink:href", "background", "ping",
              "cite", "manifest", "xmlns"}  # fmt: skip
 
 
 # -- reading HTML back -----------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class El:
-    tag: str
-    attrs: dict[str, str | None]
-    children: list[El | str] = dataclasses.field(default_factory=list)
-
-    def walk(self):
-        yield self
-        for c in self.children:
-            if isinstance(c, El):
-                yield from c.walk()
-
-    def find(self, tag: str, cls: str | None = None) -> list[El]:
-        return [e for e in self.walk() if e.tag == tag and (cls is None or cls in (e.attrs.get("class") or "").split())]
-
-    def one(self, tag: str, cls: str | None = None) -> El:
-        [e] = self.find(tag, cls)
-        return e
-
-    @property
-    def text(self) -> str:
-        return "".join(c if isinstance(c, str) else c.text for c in self.children)
-
-
-class TreeBuilder(HTMLParser):
-    """The document as ``El``s; refuses end tags that do not close the open element."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.root = El("#document", {})
-        self.open = [self.root]
-        self.doctype = None
-
-    def handle_decl(self, decl):
-        self.doctype = decl
-
-    def handle_starttag(self, tag, attrs):
-        el = El(tag, dict(attrs))
-        self.open[-1].children.append(el)
-        if tag not in VOID:
-            self.open.append(el)
-
-    def handle_startendtag(self, tag, attrs):
-        self.open[-1].children.append(El(tag, dict(attrs)))
-
-    def handle_endtag(self, tag):
-        assert self.open[-1].tag == tag, f"</{tag}> closes <{self.open[-1].tag}>"
-        self.open.pop()
-
-    def handle_data(self, data):
-        self.open[-1].children.append(data)
-
-
-def parse(html: str) -> El:
-    b = TreeBuilder()
-    b.feed(html)
-    b.close()
-    assert b.open == [b.root], f"unclosed: {[e.tag for e in b.open[1:]]}"
-    assert b.doctype is not None and b.doctype.lower() == "doctype html"
-    [doc] = b.root.find("html")
-    return doc
 
 
 def finding_rows(doc: El) -> list[El]:

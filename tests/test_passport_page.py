@@ -15,11 +15,11 @@ import copy
 import dataclasses
 import json
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
+from html_tree import El, parse
 from passport_support import FACTS, PUBLIC_URL, make_passport_world
 from test_verify_js import NODE, node
 
@@ -30,77 +30,11 @@ from ledger.web import i18n, page
 
 EVIL = "<script>alert(1)</script>"
 STATIC = Path(page.__file__).resolve().parent / "static"
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 URL_ATTRS = {"src", "href", "srcset", "action", "formaction", "poster", "data", "xlink:href", "background", "ping"}
 TEXT_ATTRS = ("alt", "aria-label", "title", "data-pass", "data-fail", "data-unsupported", "placeholder")
 
 
 # -- reading HTML back -----------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class El:
-    tag: str
-    attrs: dict[str, str | None]
-    children: list[El | str] = dataclasses.field(default_factory=list)
-    parent: El | None = None
-
-    def walk(self):
-        yield self
-        for c in self.children:
-            if isinstance(c, El):
-                yield from c.walk()
-
-    def find(self, tag: str | None = None, **attrs: str) -> list[El]:
-        return [e for e in self.walk() if (tag is None or e.tag == tag)
-                and all(e.attrs.get(k.replace("_", "-")) == v for k, v in attrs.items())]  # fmt: skip
-
-    def one(self, tag: str | None = None, **attrs: str) -> El:
-        [e] = self.find(tag, **attrs)
-        return e
-
-    @property
-    def text(self) -> str:
-        return "".join(c if isinstance(c, str) else c.text for c in self.children)
-
-
-class TreeBuilder(HTMLParser):
-    """The document as ``El``s; refuses end tags that do not close the open element."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.root = El("#document", {})
-        self.open = [self.root]
-        self.doctype = None
-
-    def handle_decl(self, decl):
-        self.doctype = decl
-
-    def handle_starttag(self, tag, attrs):
-        el = El(tag, dict(attrs), parent=self.open[-1])
-        self.open[-1].children.append(el)
-        if tag not in VOID:
-            self.open.append(el)
-
-    def handle_startendtag(self, tag, attrs):  # <path .../> in the inline SVG
-        self.open[-1].children.append(El(tag, dict(attrs), parent=self.open[-1]))
-
-    def handle_endtag(self, tag):
-        assert self.open[-1].tag == tag, f"</{tag}> closes <{self.open[-1].tag}>"
-        self.open.pop()
-
-    def handle_data(self, data):
-        self.open[-1].children.append(data)
-
-
-def parse(html: str) -> El:
-    b = TreeBuilder()
-    b.feed(html)
-    b.close()
-    assert b.open == [b.root], f"unclosed: {[e.tag for e in b.open[1:]]}"
-    assert b.doctype is not None and b.doctype.lower() == "doctype html"
-    [doc] = b.root.find("html")
-    return doc
 
 
 def fragments(lang: str) -> set[str]:
