@@ -74,7 +74,8 @@ class _Anchored:
 
 @dataclass
 class _Plan:
-    start: int
+    scope_start: int  # the first leaf the period's records can be at (by anchor block time)
+    start: int  # the range's start: at or before scope_start, early enough for the state history
     end: int
     heads: list[_Anchored]
     needed: set[int] = field(default_factory=set)  # leaf indexes depended on by records in scope
@@ -99,8 +100,9 @@ def _anchored_heads(ledger: Ledger, reader: AnchorReader) -> list[_Anchored]:
 
 def plan_range(ledger: Ledger, reader: AnchorReader, since: datetime, until: datetime | None, *,
                now: datetime | None = None) -> tuple[int, int, list[_Anchored], datetime]:  # fmt: skip
-    """``(start, end, heads, until)`` for the period; see the module docstring. ``until``
-    None: the latest final anchor's block time (the newest period a bundle can cover)."""
+    """``(scope_start, end, heads, until)`` for the period: the leaves the period's records
+    lie in, the final anchored heads up to ``end``, and ``until`` (None: the latest final
+    anchor's block time, the newest period a bundle can cover). See the module docstring."""
     heads = _anchored_heads(ledger, reader)
     if until is None:
         if not heads:
@@ -126,8 +128,7 @@ def plan_range(ledger: Ledger, reader: AnchorReader, since: datetime, until: dat
         )
     start = before[-1].tree_size if before else 0
     end = after[0].tree_size
-    chosen = [h for h in heads if start <= h.tree_size <= end]
-    return start, end, chosen, until
+    return start, end, [h for h in heads if h.tree_size <= end], until
 
 
 class _Scoper:
@@ -201,41 +202,96 @@ def _dependencies(ledger: Ledger, roots: list[int], start: int, end: int, known:
     return found
 
 
-def _plan(ledger: Ledger, scope: Scope, start: int, end: int, heads: list[_Anchored]) -> _Plan:
-    plan = _Plan(start, end, heads)
+def _plan(ledger: Ledger, scope: Scope, s0: int, end: int, heads: list[_Anchored], *, context_proofs: bool) -> _Plan:
+    """What to carry, and where the range starts (see the module docstring)."""
+    store, log = ledger.store, ledger.log.id
+    plan = _Plan(s0, s0, end, heads)
+    whole = scope.whole
     if scope.agreement is not None:  # the scope's agreement always comes along: a verifier scopes by it
         try:
-            agreement = ledger.store.entry_by_record_id(ledger.log.id, scope.agreement)
+            agreement = store.entry_by_record_id(log, scope.agreement)
         except NotFound:
             raise NotFound(f"no agreement {scope.agreement!r} in this log") from None
         if agreement.kind != "contract_agreement":
             raise MalformedInput(f"{scope.agreement!r} is a {agreement.kind}, not a contract_agreement")
         if agreement.leaf_index >= end:
             raise NotYetAnchored(f"the agreement {scope.agreement!r} is not yet covered by an anchored checkpoint")
-        if agreement.leaf_index < start:
+        if agreement.leaf_index < s0:
             plan.needed.add(agreement.leaf_index)
-            plan.needed |= _dependencies(ledger, [agreement.leaf_index], start, end, plan.needed, range_carried=False)
+            plan.needed |= _dependencies(ledger, [agreement.leaf_index], s0, end, plan.needed, range_carried=False)
     scoper = _Scoper(ledger, scope)
-    for chunk in _entries(ledger, start, end):
-        selected = [e.leaf_index for e in chunk] if scope.whole else scoper.select(chunk)
+    footprints: dict[str, int] = {}  # author → first carried footprint
+    for chunk in _entries(ledger, s0, end):
+        selected = [e.leaf_index for e in chunk] if whole else scoper.select(chunk)
         plan.in_scope += len(selected)
         if selected:
-            plan.needed |= _dependencies(ledger, selected, start, end, plan.needed, range_carried=scope.whole)
+            plan.needed |= _dependencies(ledger, selected, s0, end, plan.needed, range_carried=whole)
+            chosen = set(selected)
+            for e in chunk:
+                if e.kind == "pcf" and e.leaf_index in chosen:
+                    footprints.setdefault(e.author, e.leaf_index)
+    _later_footprints(ledger, plan, footprints, whole)
+    if not context_proofs:
+        first = min(plan.needed, default=s0)
+        plan.start = max((h.tree_size for h in heads if h.tree_size <= min(first, s0)), default=0)
     return plan
 
 
+def _later_footprints(ledger: Ledger, plan: _Plan, footprints: dict[str, int], whole: bool) -> None:
+    """Carry every later footprint of a company whose footprint is carried, to a fixpoint.
+
+    A footprint deprecates its company's earlier ones by naming them in its payload
+    (``precedingPfIds``), which its envelope does not show; so a verifier asks for all of a
+    company's later footprints in the range, and the exporter carries them."""
+    store, log = ledger.store, ledger.log.id
+    done: dict[str, int] = {}
+    while True:
+        for chunk in _chunks(sorted(plan.needed)):
+            for e in store.entries_at(log, chunk):
+                if e.kind == "pcf":
+                    footprints[e.author] = min(footprints.get(e.author, e.leaf_index), e.leaf_index)
+        todo = {a: f for a, f in footprints.items() if done.get(a, plan.end) > f}
+        if not todo:
+            return
+        new: list[int] = []
+        for author, first in todo.items():
+            done[author] = first
+            i = first + 1
+            while i < plan.end:
+                page = store.list_entries(log, start=i, limit=_CHUNK, author=author, kind="pcf")
+                page = [e for e in page if e.leaf_index < plan.end]
+                new += [e.leaf_index for e in page if e.leaf_index not in plan.needed
+                        and not (whole and e.leaf_index >= plan.scope_start)]  # fmt: skip
+                if len(page) < _CHUNK:
+                    break
+                i = page[-1].leaf_index + 1
+        if new:
+            plan.needed.update(new)
+            plan.needed |= _dependencies(ledger, new, plan.scope_start, plan.end, plan.needed, range_carried=whole)
+
+
+def _chunks(values: list[int]) -> Iterator[list[int]]:
+    for k in range(0, len(values), _CHUNK):
+        yield values[k : k + _CHUNK]
+
+
 def export_bundle(ledger: Ledger, reader: AnchorReader, out: IO[bytes], *, since: datetime, until: datetime | None,
-                  scope: Scope = Scope(), now: datetime | None = None) -> ExportSummary:  # fmt: skip
+                  scope: Scope = Scope(), now: datetime | None = None, context_proofs: bool = False) -> ExportSummary:  # fmt: skip
     """Write the bundle onto ``out``. Raises ``NotYetAnchored``, ``MalformedInput`` (since > until).
 
-    ``until`` None: up to the latest final anchor's block time."""
+    ``until`` None: up to the latest final anchor's block time. ``context_proofs``: start
+    the range at the period (a smaller bundle) and carry the earlier records in-scope
+    records depend on as context lines with inclusion proofs; their state history then
+    rests on the ledger (the verifier says so). By default the range reaches back to the
+    anchored checkpoint before the earliest of them, so that the history is proven too."""
     scope = _normalized(scope)
-    start, end, heads, until = plan_range(ledger, reader, since, until, now=now)
-    plan = _plan(ledger, scope, start, end, heads)
+    s0, end, heads, until = plan_range(ledger, reader, since, until, now=now)
+    plan = _plan(ledger, scope, s0, end, heads, context_proofs=context_proofs)
+    start = plan.start
     store, log = ledger.store, ledger.log.id
     context = sorted(i for i in plan.needed if i < start)
     lines = [HeadLine(0, None, None)] if start == 0 else []  # the empty tree: no note, no anchor
-    lines += [HeadLine(h.tree_size, h.note, h.claim) for h in heads]
+    lines += [HeadLine(h.tree_size, h.note, h.claim) for h in heads if start <= h.tree_size]
     header = BundleHeader(
         origin=ledger.origin, chain_id=ledger.log.chain_id, contract=ledger.log.contract, since=since, until=until,
         scope=scope, start=start, end=end, frontier=tuple(store.frontier(log, start, fresh=True)), heads=len(lines),
@@ -245,8 +301,7 @@ def export_bundle(ledger: Ledger, reader: AnchorReader, out: IO[bytes], *, since
     writer.write(header)
     for h in lines:
         writer.write(h)
-    for k in range(0, len(context), _CHUNK):
-        idxs = context[k : k + _CHUNK]
+    for idxs in _chunks(context):
         entries = store.entries_at(log, idxs)
         final = _final_states(ledger, idxs, end)
         for e in entries:
@@ -255,7 +310,8 @@ def export_bundle(ledger: Ledger, reader: AnchorReader, out: IO[bytes], *, since
     scoper = _Scoper(ledger, scope)
     carried = 0
     for chunk in _entries(ledger, start, end):
-        selected = {e.leaf_index for e in chunk} if scope.whole else set(scoper.select(chunk))
+        in_period = [e for e in chunk if e.leaf_index >= s0]
+        selected = {e.leaf_index for e in in_period} if scope.whole else set(scoper.select(in_period))
         keep = [e.leaf_index for e in chunk if e.leaf_index in selected or e.leaf_index in plan.needed]
         final = _final_states(ledger, keep, end) if keep else {}
         for e in chunk:
@@ -263,7 +319,8 @@ def export_bundle(ledger: Ledger, reader: AnchorReader, out: IO[bytes], *, since
             carried += take
             writer.write(EntryLine(_record(e, final.get(e.leaf_index), carried=take)))
     trailer = writer.close()
-    return ExportSummary(since, until, start, end, len(lines), len(context), plan.in_scope, carried, trailer.lines + 1, trailer.sha256)
+    return ExportSummary(since, until, start, end, len(lines), len(context), plan.in_scope, carried, trailer.lines + 1,
+                         trailer.sha256)  # fmt: skip
 
 
 def _final_states(ledger: Ledger, idxs: list[int], end: int) -> dict[int, object]:

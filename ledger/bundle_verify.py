@@ -170,6 +170,8 @@ class _Verifier:
         self.agreement_leaf: bytes | None = None
         self.times: list[tuple[datetime, int]] = []  # issued_at, leaf index of range records (for the timeline)
         self.end_time: datetime | None = None  # the end anchor's block time: duties are judged as of then
+        self.scope_start = 0  # the first leaf the period's records can be at (set from the heads)
+        self.footprint_authors: set[str] = set()  # companies with a carried footprint (their later ones must come too)
 
     def _load(self, leaf_index: int) -> StoredEntry:
         """A record for the replay: with its payload if the bundle carries it, else without
@@ -298,6 +300,14 @@ def _check_heads(v: _Verifier, header: BundleHeader, lines, report: BundleReport
               found=f"anchored at {_when(end.found.timestamp)} (block {end.found.block_number})")  # fmt: skip
     report.checks.append(f"{len(heads)} checkpoint(s) signed by the log's note key and anchored on chain "
                          f"{v.identity.chain_id} at {v.identity.contract}")  # fmt: skip
+    # The period's records lie from the last anchor at or before `since` on (by the chain's
+    # clock); the range may start earlier, to carry the history of what they depend on.
+    v.scope_start = max([h.tree_size for h in heads if h.found is not None and h.found.timestamp <= _epoch(header.since)]
+                        + [header.start])  # fmt: skip
+    if v.scope_start > header.start:
+        report.checks.append(f"the period's records are from leaf {v.scope_start} (the last anchor at or before its "
+                             f"start); leaves {header.start}..{v.scope_start - 1} carry the history of what they "
+                             "depend on, proven complete by the range")  # fmt: skip
     return heads
 
 
@@ -393,6 +403,11 @@ def _stream_records(v: _Verifier, header: BundleHeader, lines, heads: list[_Head
     if header.context:
         report.checks.append(f"{header.context} record(s) before the range checked by inclusion proofs against the end "
                              "checkpoint")  # fmt: skip
+        v.add(Severity.NOTICE, "context", f"{header.context} record(s) before the range came as context lines: their "
+              "content is proven, but not that no other record before the range changed their state (an earlier "
+              "event under an agreement, a revocation, a newer version); the verdicts and statuses that depend on "
+              "them rest on the ledger there. A bundle exported without context proofs carries that history in its "
+              "range.")  # fmt: skip
     pending = [h for h in heads if header.start < h.tree_size < header.end]
     covering = [h for h in heads if h.tree_size > header.start]
     cover = 0
@@ -423,7 +438,11 @@ def _stream_records(v: _Verifier, header: BundleHeader, lines, heads: list[_Head
         e, env = parsed
         sigs.add(i, r.envelope)
         v.kinds[e.kind] += 1
-        e.in_scope = _in_scope(v, scope, env, e)
+        if scope.agreement is not None and env.id == scope.agreement:
+            v.agreement_leaf = e.leaf_hash
+        e.in_scope = i >= v.scope_start and _in_scope(v, scope, env, e)
+        if not e.carried and not r.erased:
+            _check_not_withheld(v, e, env)
         if e.in_scope:
             v.kinds_scope[e.kind] += 1
             if not e.carried and not r.erased and scope.product is None:
@@ -463,14 +482,34 @@ def _in_scope(v: _Verifier, scope, env: Envelope, e: _Entry) -> bool:
         return False
     if scope.participant is not None and env.author.lower() != scope.participant:
         return e.carried  # another party's record about the participant: the ledger's index put it in scope
-    if scope.agreement is not None:
-        if env.id == scope.agreement:
-            v.agreement_leaf = e.leaf_hash
-        elif v.agreement_leaf is None or v.agreement_leaf.hex() not in env.parents:
+    if scope.agreement is not None and env.id != scope.agreement:
+        if v.agreement_leaf is None or v.agreement_leaf.hex() not in env.parents:
             return False
     if scope.product is not None:
         return e.carried
     return True
+
+
+#: (kind, parent kind): a record of the kind changes its parent's derived state (ledger.kinds), so
+#: when the parent is carried (its state recomputed) the record must be carried too.
+_CHANGES_PARENT = frozenset({("access_event", "contract_agreement"), ("contract_revocation", "contract_agreement"),
+                             ("contract_agreement", "contract_request"), ("passport", "passport"),
+                             ("passport_revocation", "passport")})  # fmt: skip
+
+
+def _check_not_withheld(v: _Verifier, e: _Entry, env: Envelope) -> None:
+    """A record without payload that could change the state of one the verifier recomputes is withheld."""
+    for p in env.parents:
+        parent = v.replay.by_leaf.get(bytes.fromhex(p))
+        if parent is not None and parent.leaf_index in v.full and (e.kind, parent.kind) in _CHANGES_PARENT:
+            v.add(Severity.FAILURE, "withheld", f"the record changes the state of {parent.kind} {parent.record_id!r} "
+                  f"(leaf {parent.leaf_index}) but its payload is not in the bundle", e,
+                  expected="payload and salt", found="envelope only")  # fmt: skip
+            return
+    if e.kind == "pcf" and e.author in v.footprint_authors:
+        v.add(Severity.FAILURE, "withheld", "a later footprint of a company whose footprint the verifier recomputes "
+              "comes without its payload (it may deprecate that one)", e, expected="payload and salt",
+              found="envelope only")  # fmt: skip
 
 
 def _check_time(v: _Verifier, e: _Entry, issued: datetime, previous: datetime | None, cover: _Head | None) -> None:
@@ -493,6 +532,8 @@ def _replay(v: _Verifier, e: _Entry, env: Envelope, r: Record) -> None:
         v.replay.known(stored)
         return
     v.full[e.leaf_index] = stored
+    if e.kind == "pcf":
+        v.footprint_authors.add(e.author)
     missing = []
     for p in env.parents:
         parent = v.replay.by_leaf.get(bytes.fromhex(p))

@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--product", default=None, metavar="URN", help="footprints of a product and passports describing them")
     q.add_argument("--kind", default=None, metavar="KIND", help="records of this kind only")
     q.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="the bundle (gzip if FILE ends .gz)")
+    q.add_argument("--context-proofs", action="store_true",
+                   help="a smaller bundle: earlier records the period's depend on come with inclusion proofs instead "
+                        "of the range reaching back to them (their state history then rests on the ledger)")  # fmt: skip
     where = q.add_mutually_exclusive_group()
     where.add_argument("--url", default=None, help="ask this ledger's API (GET /v1/audit/bundle) instead of a data directory")
     where.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, metavar="DIR",

@@ -134,14 +134,16 @@ def _export_local(args: argparse.Namespace, since: datetime, until: datetime, sc
     reader = anchor_reader(settings, chain_id=ledger.log.chain_id, contract=ledger.log.contract)
     try:
         with _AtomicOutput(args.output) as out:
-            return export_bundle(ledger, reader, out, since=since, until=until, scope=scope)
+            return export_bundle(ledger, reader, out, since=since, until=until, scope=scope,
+                                 context_proofs=args.context_proofs)  # fmt: skip
     except NotYetAnchored as e:
         if until is None or until > datetime.now(UTC) or ledger.store.tree_size(ledger.log.id) == ledger.anchored_size():
             raise  # in the future, or nothing new to anchor: a new anchor would not cover it either
         _err(f"{e}\nsealing and anchoring the newer entries now …")
         seal_and_anchor(settings, ledger)
     with _AtomicOutput(args.output) as out:
-        return export_bundle(ledger, reader, out, since=since, until=until, scope=scope)
+        return export_bundle(ledger, reader, out, since=since, until=until, scope=scope,
+                             context_proofs=args.context_proofs)  # fmt: skip
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:

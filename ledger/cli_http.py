@@ -90,6 +90,8 @@ def download_bundle(args, since, until, scope, out) -> int:
     params = {"since": since.isoformat().replace("+00:00", "Z"),
               "until": "anchored" if until is None else until.isoformat().replace("+00:00", "Z")}  # fmt: skip
     params |= scope.to_json()
+    if args.context_proofs:
+        params["context_proofs"] = "true"
     url = f"{args.url.rstrip('/')}/v1/audit/bundle?{urlencode(params)}"
     written = 0
     try:

@@ -63,7 +63,7 @@ class World:
     between: datetime  # a time after the first anchor's block and before the second's
     until: datetime  # a time covered by the second anchor
     bundle: bytes  # the whole log, no filter
-    late_bundle: bytes  # from the first anchor on: a non-empty frontier
+    late_bundle: bytes  # from the first anchor on, with context proofs: a non-empty frontier
     other_anchor: tuple[int, str]  # (block, hash) of another log's anchor on the same chain
 
 
@@ -100,7 +100,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         reader = anchor_reader(s, chain_id=ident.chain_id, contract=ident.contract)
         whole, late = io.BytesIO(), io.BytesIO()
         export_bundle(ledger, reader, whole, since=SINCE, until=until)
-        export_bundle(ledger, reader, late, since=between, until=until)
+        export_bundle(ledger, reader, late, since=between, until=until, context_proofs=True)
         return World(d, s, ledger, identity, d / "identity.json", d / "chain.db", first, end, between, until,
                      whole.getvalue(), late.getvalue(), other)  # fmt: skip
 
@@ -177,13 +177,38 @@ def test_the_genuine_bundle_verifies_and_flags_the_demo_violations(world: World)
     assert not failing(report, "state"), "the ledger's derived states are the recomputed ones"
 
 
-def test_a_bundle_from_a_later_anchor_starts_at_a_frontier(world: World) -> None:
+def test_a_bundle_with_context_proofs_starts_at_a_frontier(world: World) -> None:
     report = check(world, world.late_bundle)
     assert report.start.tree_size == world.first and report.end.tree_size == world.end
     assert report.context > 0, "the agreement and its earlier events come as context with inclusion proofs"
     assert not [f for f in report.findings if f.severity == Severity.FAILURE], report.findings
     assert sorted(f.record_id for f in report.findings if f.severity == Severity.VIOLATION) == ["extra-0", "extra-1", "extra-2"]
     assert any("frontier" in c for c in report.checks)
+    [notice] = [f for f in report.findings if f.check == "context"]
+    assert notice.severity == Severity.NOTICE and "rest on the ledger" in notice.message
+
+
+def test_by_default_the_range_reaches_back_to_prove_the_history(world: World) -> None:
+    """The period starts at the first anchor, but its events' agreement and the events
+    before them are at leaves 12..20: the range starts at 0 and no record comes as context."""
+    reader = anchor_reader(world.settings, chain_id=world.identity.chain_id, contract=world.identity.contract)
+    out = io.BytesIO()
+    summary = export_bundle(world.ledger, reader, out, since=world.between, until=world.until)
+    assert (summary.start, summary.context, summary.in_scope) == (0, 0, world.end - world.first)
+    report = check(world, out.getvalue())
+    assert report.start.tree_size == 0 and report.context == 0 and report.in_scope == world.end - world.first
+    assert not [f for f in report.findings if f.severity == Severity.FAILURE], report.findings
+    # only the period's own events are judged; the earlier ones are carried as history
+    assert sorted(f.record_id for f in report.findings if f.severity == Severity.VIOLATION) == ["extra-0", "extra-1", "extra-2"]
+    assert any(f"from leaf {world.first}" in c for c in report.checks), report.checks
+    # an earlier event under the agreement withheld: the count cannot be trusted, and it says so
+    lines = lines_of(out.getvalue())
+    e1 = entry_of(lines, "demo-access-e1")
+    for k in ("payload", "salt", "state"):
+        e1.pop(k, None)
+    report = check(world, rebuild(lines))
+    [f] = failing(report, "withheld")
+    assert f.record_id == "demo-access-e1" and "changes the state of contract_agreement" in f.message
 
 
 def test_export_is_deterministic_and_gzip_reads_the_same(world: World) -> None:
@@ -228,9 +253,10 @@ def test_scopes_carry_what_they_select_and_what_it_depends_on(world: World) -> N
             assert kinds == {"access_event", "contract_agreement", "contract_offer", "contract_request", "dataset"}, kinds
         if scope.product is not None and since == SINCE:
             assert {"pcf", "passport"} <= kinds and "access_event" not in kinds, kinds
-        if since != SINCE and scope.product is None:  # the agreement and its earlier events: context lines
-            context = [json.loads(line["envelope"])["id"] for line in lines if "context" in line and "envelope" in line]
-            assert AGREEMENT in context and "demo-access-e1" in context, (scope, context)
+        if since != SINCE and scope.product is None:  # the agreement and its earlier events, in the range
+            history = [json.loads(line["envelope"])["id"] for line in entries(lines) if "payload" in line]
+            assert lines[0]["start"] == 0 and lines[0]["context"] == 0, scope
+            assert AGREEMENT in history and "demo-access-e1" in history, (scope, history)
 
 
 # -- the tamper matrix (docs/security.md) ---------------------------------------------------
@@ -627,7 +653,8 @@ def test_an_agreement_scope_needs_the_agreement(world: World) -> None:
         export_bundle(world.ledger, reader, io.BytesIO(), since=SINCE, until=world.until,
                       scope=Scope(agreement="demo-access-e1"))  # fmt: skip
     out = io.BytesIO()
-    export_bundle(world.ledger, reader, out, since=world.between, until=world.until, scope=Scope(agreement=AGREEMENT))
+    export_bundle(world.ledger, reader, out, since=world.between, until=world.until, scope=Scope(agreement=AGREEMENT),
+                  context_proofs=True)  # fmt: skip
     lines = lines_of(out.getvalue())
     # the operator drops the agreement's context line: the events under it can no longer be scoped or judged
     agreement = next(line for line in lines if "context" in line and "envelope" in line

@@ -53,6 +53,8 @@ def get_audit_bundle(
     agreement: RecordId | None = None,
     product: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
     kind: Annotated[str | None, Query(pattern=formats.anchored(formats.KIND))] = None,
+    context_proofs: Annotated[bool, Query(description="earlier records with inclusion proofs instead of the range "
+                                                      "reaching back to them (smaller; their history rests on the ledger)")] = False,  # fmt: skip
 ) -> StreamingResponse:
     """Every entry between the anchored checkpoints around the period, with the payloads,
     derived states and proofs of the records in scope (docs/audit-bundle.md)."""
@@ -69,7 +71,8 @@ def get_audit_bundle(
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL)
     try:
         export_bundle(ledger, reader, spool, since=start, until=end,
-                      scope=Scope(participant=participant, agreement=agreement, product=product, kind=kind))  # fmt: skip
+                      scope=Scope(participant=participant, agreement=agreement, product=product, kind=kind),
+                      context_proofs=context_proofs)  # fmt: skip
     except BaseException:
         spool.close()
         raise
