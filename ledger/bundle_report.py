@@ -21,7 +21,9 @@ The report is ``clean`` when it has no failure, violation or finding.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -159,3 +161,37 @@ class BundleReport:
             ],
             "verified_at": self.verified_at,
         }
+
+
+_TIMELINE_BUCKETS = 48
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def timeline(since: datetime, until: datetime, times: list[tuple[datetime, int]], violating: set[int]) -> list[TimelineBucket]:
+    """Buckets of records (``(issued_at, leaf index)``) and violations (leaf indexes) over
+    the period: at most about 48, of a round width (a minute … a year), starting at the
+    period's start floored to the minute, hour or day."""
+    span = max((until - since).total_seconds(), 1.0)
+    step = _nice_step(span / _TIMELINE_BUCKETS)
+    grain = min(step, 86400.0)
+    first = _EPOCH + timedelta(seconds=(since - _EPOCH).total_seconds() // grain * grain)
+    n = max(1, math.ceil((until - first).total_seconds() / step))
+    records, violations = [0] * n, [0] * n
+    for issued, idx in times:
+        if since <= issued <= until:
+            b = min(int((issued - first).total_seconds() // step), n - 1)
+            records[b] += 1
+            violations[b] += idx in violating
+    return [TimelineBucket(_z(first + timedelta(seconds=k * step)), _z(first + timedelta(seconds=(k + 1) * step)),
+                           records[k], violations[k]) for k in range(n)]  # fmt: skip
+
+
+def _nice_step(seconds: float) -> float:
+    for step in (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400):
+        if seconds <= step:
+            return float(step)
+    return float(365 * 86400 * (int(seconds // (365 * 86400)) + 1))
+
+
+def _z(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

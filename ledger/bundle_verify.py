@@ -18,13 +18,14 @@ the caller opened (``--rpc`` or ``--chain-db``). In the order the lines stream:
    of the range is missing, added, reordered or altered;
 6. **records**: each envelope names this log and its EIP-712 signature recovers its
    author (spread over ``jobs`` processes); each carried payload matches its commitment;
-   a record the scope selects by its envelope (kind, author, agreement parent) that comes
-   without its payload is a failure (withheld), an erased one a finding;
+   a record the scope selects by its envelope (kind, author, agreement parent) from the
+   period's first leaf on, or one that would change the state of a carried record, that
+   comes without its payload is a failure (withheld), an erased one a finding;
 7. **time**: an ``issued_at`` after the anchor block that covers its entry (plus the
    ledger's clock skew), or more than ``max_backdate`` before the previous entry's, is a
    backdating finding;
-8. **derived state**: the records with payloads are replayed in log order through the
-   kinds' own admission checks (``ledger.derive.Replay``): access verdicts (a violation is
+8. **derived state** (``ledger.bundle_state``): the records with payloads are replayed in
+   log order through the kinds' own admission checks: access verdicts (a violation is
    reported as such), duties (overdue), late reports, footprint roll-ups and statuses,
    passport scorecards and statuses. A record the replay would refuse is a finding; a
    state the ledger reports that differs from the recomputation is a finding.
@@ -36,7 +37,6 @@ Memory: O(log n) for the range; the payload-carrying records are kept for the re
 from __future__ import annotations
 
 import hashlib
-import math
 import multiprocessing
 import os
 from collections import Counter
@@ -49,22 +49,16 @@ from typing import IO
 from ledger import merkle
 from ledger.admission import MAX_CLOCK_SKEW
 from ledger.bundle import BundleHeader, ContextLine, EntryLine, HeadLine, Record, Trailer, read_bundle, z_time
-from ledger.bundle_report import BundleReport, Finding, Head, KindCount, Severity, TimelineBucket
-from ledger.canonical import parse_json
+from ledger.bundle_report import BundleReport, Finding, Head, KindCount, Severity, timeline
+from ledger.bundle_state import BundleEntry, StateJudge
 from ledger.checkpoint import NoteVerifier, verify_checkpoint
-from ledger.derive import Replay
-from ledger.effects import DerivedState
 from ledger.envelope import Domain, Envelope, commitment_of, parse_issued_at, verify_envelope
 from ledger.errors import InvalidProof, LedgerError, MalformedInput, VerificationError
 from ledger.frontier import RangeChecker
-from ledger.odrl import duties
-from ledger.store.values import StoredEntry
 from ledger.verify import AnchorReader, FoundAnchor
 
 MAX_BACKDATE = timedelta(days=1)
 _SIG_CHUNK = 2048
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_TIMELINE_BUCKETS = 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,23 +131,6 @@ class _Signatures:
             self.pool.shutdown(cancel_futures=True)
 
 
-@dataclass
-class _Entry:
-    """What the verifier keeps of one record: enough to name it and to replay it."""
-
-    leaf_index: int
-    record_id: str
-    kind: str
-    author: str
-    issued_at: str
-    leaf_hash: bytes
-    in_range: bool
-    in_scope: bool  # selected by the scope as far as the envelope shows, or carried as in scope
-    carried: bool  # payload and salt in the bundle
-    erased: bool
-    state: DerivedState | None
-
-
 class _Verifier:
     def __init__(self, identity: VerifierIdentity, reader: AnchorReader, *, max_backdate: timedelta, jobs: int,
                  progress: Callable[[int, int], None] | None):  # fmt: skip
@@ -162,23 +139,15 @@ class _Verifier:
         self.domain = Domain(chain_id=identity.chain_id, verifying_contract=identity.contract)
         self.jobs, self.progress = jobs, progress
         self.findings: list[Finding] = []
-        self.entries: dict[int, _Entry] = {}  # leaf index → what was kept
-        self.full: dict[int, StoredEntry] = {}  # payload-carrying records, for the replay's parents
-        self.replay = Replay(self._load, identity.operator)
+        self.state = StateJudge(identity.operator, self.add)
         self.kinds: Counter[str] = Counter()
         self.kinds_scope: Counter[str] = Counter()
         self.agreement_leaf: bytes | None = None
         self.times: list[tuple[datetime, int]] = []  # issued_at, leaf index of range records (for the timeline)
         self.end_time: datetime | None = None  # the end anchor's block time: duties are judged as of then
         self.scope_start = 0  # the first leaf the period's records can be at (set from the heads)
-        self.footprint_authors: set[str] = set()  # companies with a carried footprint (their later ones must come too)
 
-    def _load(self, leaf_index: int) -> StoredEntry:
-        """A record for the replay: with its payload if the bundle carries it, else without
-        (the kind's check then says the payload is not held)."""
-        return self.full.get(leaf_index) or self.replay.entry_of[leaf_index]
-
-    def add(self, severity: Severity, check: str, message: str, e: _Entry | None = None, *, leaf: int | None = None,
+    def add(self, severity: Severity, check: str, message: str, e: BundleEntry | None = None, *, leaf: int | None = None,
             expected: str | None = None, found: str | None = None) -> None:  # fmt: skip
         self.findings.append(Finding(
             severity, check, message, None if e is None else e.record_id, leaf if e is None else e.leaf_index,
@@ -225,20 +194,22 @@ def verify_bundle(
         trailer = _stream_records(v, header, lines, heads, checker, sigs, report)
         bad = sigs.results()
         for leaf, why in bad:
-            e = v.entries.get(leaf)
+            e = v.state.entries.get(leaf)
             v.add(Severity.FAILURE, "signature", f"the envelope's signature does not verify: {why}", e, leaf=leaf)
-        report.checks.append(f"{len(v.entries) - len(bad)} of {len(v.entries)} envelope signatures (EIP-712, this log's "
+        kept = v.state.entries
+        report.checks.append(f"{len(kept) - len(bad)} of {len(kept)} envelope signatures (EIP-712, this log's "
                              "domain) recover their authors")  # fmt: skip
-        carried = sum(1 for e in v.entries.values() if e.carried)
+        carried = sum(1 for e in kept.values() if e.carried)
         report.checks.append(f"{carried} payload(s) match their signed commitments")
     except BaseException:
         sigs.cancel()
         raise
     report.bundle_sha256 = hashing.hexdigest()
     report.checks.append(f"bundle read to its trailer: {trailer.lines} lines, digest matches")
-    _compare_states(v, report)
+    v.state.judge(report, v.end_time)
     report.kinds = _kind_counts(v)
-    report.timeline = _timeline(header.since, header.until, v)
+    violating = {f.leaf_index for f in v.findings if f.severity == Severity.VIOLATION and f.leaf_index is not None}
+    report.timeline = timeline(header.since, header.until, v.times, violating)
     report.findings = v.findings
     return report
 
@@ -359,13 +330,13 @@ def _start_range(v: _Verifier, header: BundleHeader, heads: list[_Head], report:
     return checker
 
 
-def _parse(v: _Verifier, r: Record, *, in_range: bool) -> tuple[_Entry, Envelope] | None:
+def _parse(v: _Verifier, r: Record, *, in_range: bool) -> tuple[BundleEntry, Envelope] | None:
     try:
         env = Envelope.from_json(r.envelope)
     except MalformedInput as e:
         v.add(Severity.FAILURE, "envelope", f"the envelope does not parse: {e}", leaf=r.leaf_index)
         return None
-    e = _Entry(r.leaf_index, env.id, env.kind, env.author, env.issued_at, merkle.leaf_hash(r.envelope), in_range,
+    e = BundleEntry(r.leaf_index, env.id, env.kind, env.author, env.issued_at, merkle.leaf_hash(r.envelope), in_range,
                False, r.payload is not None, r.erased, r.state)  # fmt: skip
     if env.log != v.identity.origin:
         v.add(Severity.FAILURE, "envelope", "the record is for another log", e, expected=v.identity.origin, found=env.log)
@@ -374,12 +345,6 @@ def _parse(v: _Verifier, r: Record, *, in_range: bool) -> tuple[_Entry, Envelope
               expected=env.commitment, found=commitment_of(r.payload, r.salt or b""))  # fmt: skip
         e.carried = False  # a payload that is not the signed one is not replayed
     return e, env
-
-
-def _stored(e: _Entry, r: Record) -> StoredEntry:
-    return StoredEntry(e.leaf_index, e.leaf_hash, e.record_id, e.kind, e.author, e.issued_at, "public", r.envelope,
-                       r.payload if e.carried else None, r.salt if e.carried else None,
-                       _EPOCH if r.erased else None, _EPOCH)  # fmt: skip
 
 
 def _stream_records(v: _Verifier, header: BundleHeader, lines, heads: list[_Head], checker: RangeChecker | None,
@@ -399,7 +364,7 @@ def _stream_records(v: _Verifier, header: BundleHeader, lines, heads: list[_Head
         sigs.add(e.leaf_index, line.record.envelope)
         if header.scope.agreement is not None and env.id == header.scope.agreement:
             v.agreement_leaf = e.leaf_hash  # the scope's agreement, concluded before the range
-        _replay(v, e, env, line.record)
+        v.state.step(e, env, line.record)
     if header.context:
         report.checks.append(f"{header.context} record(s) before the range checked by inclusion proofs against the end "
                              "checkpoint")  # fmt: skip
@@ -442,7 +407,7 @@ def _stream_records(v: _Verifier, header: BundleHeader, lines, heads: list[_Head
             v.agreement_leaf = e.leaf_hash
         e.in_scope = i >= v.scope_start and _in_scope(v, scope, env, e)
         if not e.carried and not r.erased:
-            _check_not_withheld(v, e, env)
+            v.state.check_not_withheld(e, env)
         if e.in_scope:
             v.kinds_scope[e.kind] += 1
             if not e.carried and not r.erased and scope.product is None:
@@ -455,7 +420,7 @@ def _stream_records(v: _Verifier, header: BundleHeader, lines, heads: list[_Head
         v.times.append((issued, i))
         _check_time(v, e, issued, previous, covering[cover] if covering else None)
         previous = issued
-        _replay(v, e, env, r)
+        v.state.step(e, env, r)
     if v.progress is not None:
         v.progress(header.entries, header.entries)
     if scope.agreement is not None and v.agreement_leaf is None:
@@ -476,7 +441,7 @@ def _stream_records(v: _Verifier, header: BundleHeader, lines, heads: list[_Head
     return trailer
 
 
-def _in_scope(v: _Verifier, scope, env: Envelope, e: _Entry) -> bool:
+def _in_scope(v: _Verifier, scope, env: Envelope, e: BundleEntry) -> bool:
     """Whether the scope selects the record as far as its envelope shows (see the module docstring)."""
     if scope.kind is not None and env.kind != scope.kind:
         return False
@@ -490,29 +455,7 @@ def _in_scope(v: _Verifier, scope, env: Envelope, e: _Entry) -> bool:
     return True
 
 
-#: (kind, parent kind): a record of the kind changes its parent's derived state (ledger.kinds), so
-#: when the parent is carried (its state recomputed) the record must be carried too.
-_CHANGES_PARENT = frozenset({("access_event", "contract_agreement"), ("contract_revocation", "contract_agreement"),
-                             ("contract_agreement", "contract_request"), ("passport", "passport"),
-                             ("passport_revocation", "passport")})  # fmt: skip
-
-
-def _check_not_withheld(v: _Verifier, e: _Entry, env: Envelope) -> None:
-    """A record without payload that could change the state of one the verifier recomputes is withheld."""
-    for p in env.parents:
-        parent = v.replay.by_leaf.get(bytes.fromhex(p))
-        if parent is not None and parent.leaf_index in v.full and (e.kind, parent.kind) in _CHANGES_PARENT:
-            v.add(Severity.FAILURE, "withheld", f"the record changes the state of {parent.kind} {parent.record_id!r} "
-                  f"(leaf {parent.leaf_index}) but its payload is not in the bundle", e,
-                  expected="payload and salt", found="envelope only")  # fmt: skip
-            return
-    if e.kind == "pcf" and e.author in v.footprint_authors:
-        v.add(Severity.FAILURE, "withheld", "a later footprint of a company whose footprint the verifier recomputes "
-              "comes without its payload (it may deprecate that one)", e, expected="payload and salt",
-              found="envelope only")  # fmt: skip
-
-
-def _check_time(v: _Verifier, e: _Entry, issued: datetime, previous: datetime | None, cover: _Head | None) -> None:
+def _check_time(v: _Verifier, e: BundleEntry, issued: datetime, previous: datetime | None, cover: _Head | None) -> None:
     if cover is not None and cover.found is not None:
         anchored = datetime.fromtimestamp(cover.found.timestamp, UTC)
         if issued > anchored + MAX_CLOCK_SKEW:
@@ -525,128 +468,17 @@ def _check_time(v: _Verifier, e: _Entry, issued: datetime, previous: datetime | 
               e, expected=f"at or after {z_time(previous - v.max_backdate)}", found=e.issued_at)  # fmt: skip
 
 
-def _replay(v: _Verifier, e: _Entry, env: Envelope, r: Record) -> None:
-    v.entries[e.leaf_index] = e
-    stored = _stored(e, r)
-    if not e.carried:
-        v.replay.known(stored)
-        return
-    v.full[e.leaf_index] = stored
-    if e.kind == "pcf":
-        v.footprint_authors.add(e.author)
-    missing = []
-    for p in env.parents:
-        parent = v.replay.by_leaf.get(bytes.fromhex(p))
-        if parent is None or (parent.leaf_index not in v.full and not v.entries[parent.leaf_index].erased):
-            missing.append(p)
-    if missing:
-        v.add(Severity.FAILURE, "context", f"the record's parent {missing[0]} is not in the bundle with its payload: "
-              "the record's derived state cannot be recomputed", e)  # fmt: skip
-        v.replay.known(stored)
-        return
-    out = v.replay.out
-    refused, unverifiable = len(out.refused), len(out.unverifiable)
-    v.replay.step(stored)
-    for message in out.refused[refused:]:
-        v.add(Severity.FINDING, "admission", message, e)
-    for message in out.unverifiable[unverifiable:]:
-        v.add(Severity.NOTICE, "state", message, e)
-
-
-def _compare_states(v: _Verifier, report: BundleReport) -> None:
-    """Recomputed derived state against the ledger's, and what the recomputation itself flags."""
-    states = v.replay.out.states
-    uncompared = 0
-    for idx, e in sorted(v.entries.items()):
-        if not e.carried or idx in v.replay.out.skipped:
-            continue
-        want = states.get(idx)
-        if e.in_range and e.in_scope and want is not None:
-            _flag(v, e, want)
-        have = e.state
-        if have is None:
-            if want is not None:
-                uncompared += 1
-            continue
-        if want != have:
-            v.add(Severity.FINDING, "state", "the ledger's derived state differs from the recomputation", e,
-                  expected=_show(want), found=_show(have))  # fmt: skip
-    recomputed = sum(1 for i in states if i in v.entries and v.entries[i].carried)
-    report.checks.append(f"{recomputed} derived state(s) recomputed from the entries by the kinds' own rules")
-    if uncompared:
-        v.add(Severity.NOTICE, "state", f"{uncompared} recomputed state(s) had no ledger state in the bundle to compare "
-              "with (the ledger changed them after the range's end); the recomputed ones are reported")  # fmt: skip
-
-
-def _flag(v: _Verifier, e: _Entry, s: DerivedState) -> None:
-    if e.kind == "access_event":
-        if s.status == "violation":
-            v.add(Severity.VIOLATION, "verdict", f"the access event broke its contract: {s.reason}", e,
-                  expected="permitted", found="violation")  # fmt: skip
-        elif s.status == "undetermined":
-            v.add(Severity.NOTICE, "verdict", f"the verdict is undetermined: {s.reason}", e)
-        if s.fact("late") == "true":
-            at = _event_time(v, e)
-            v.add(Severity.FINDING, "late", "the access event was reported late: signed long after the time it "
-                  "reports", e, expected="signed soon after the event", found=f"event at {at}, signed {e.issued_at}")  # fmt: skip
-    for path, duty in sorted(duties.from_facts(s.facts).items()):
-        status = duty.status_at(v.end_time)
-        if status == duties.OVERDUE:
-            v.add(Severity.FINDING, "duty", f"duty {path} is overdue at the range's end", e,
-                  expected=f"fulfilled by {duty.deadline or 'its deadline'}", found="overdue")  # fmt: skip
-
-
-def _event_time(v: _Verifier, e: _Entry) -> str:
-    try:
-        at = parse_json(v.full[e.leaf_index].payload or b"").get("at")  # type: ignore[union-attr]
-    except (KeyError, AttributeError, MalformedInput):
-        return "?"
-    return at if isinstance(at, str) else "?"
-
-
-def _show(s: DerivedState | None) -> str:
-    if s is None:
-        return "none"
-    facts = ", ".join(f"{n}={val}" for n, val in s.facts)
-    return s.status + (f" ({s.reason})" if s.reason else "") + (f" by {s.by}" if s.by else "") + \
-        (f" [{facts}]" if facts else "")  # fmt: skip
-
-
 def _kind_counts(v: _Verifier) -> list[KindCount]:
-    states = v.replay.out.states
+    states = v.state.states
     recomputed: Counter[str] = Counter()
     violations: Counter[str] = Counter()
-    for idx, e in v.entries.items():
+    for idx, e in v.state.entries.items():
         if e.in_range and idx in states:
             recomputed[e.kind] += 1
     for f in v.findings:
         if f.severity == Severity.VIOLATION and f.kind:
             violations[f.kind] += 1
     return [KindCount(k, n, v.kinds_scope[k], recomputed[k], violations[k]) for k, n in sorted(v.kinds.items())]
-
-
-def _timeline(since: datetime, until: datetime, v: _Verifier) -> list[TimelineBucket]:
-    span = max((until - since).total_seconds(), 1.0)
-    step = _nice_step(span / _TIMELINE_BUCKETS)
-    grain = min(step, 86400.0)  # buckets start at the period's start, floored to the minute, hour or day
-    first = _EPOCH + timedelta(seconds=(since - _EPOCH).total_seconds() // grain * grain)
-    n = max(1, math.ceil((until - first).total_seconds() / step))
-    records, violations = [0] * n, [0] * n
-    violating = {f.leaf_index for f in v.findings if f.severity == Severity.VIOLATION}
-    for issued, idx in v.times:
-        if since <= issued <= until:
-            b = min(int((issued - first).total_seconds() // step), n - 1)
-            records[b] += 1
-            violations[b] += idx in violating
-    return [TimelineBucket(z_time(first + timedelta(seconds=k * step)), z_time(first + timedelta(seconds=(k + 1) * step)),
-                           records[k], violations[k]) for k in range(n)]  # fmt: skip
-
-
-def _nice_step(seconds: float) -> float:
-    for step in (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400):
-        if seconds <= step:
-            return float(step)
-    return float(365 * 86400 * (int(seconds // (365 * 86400)) + 1))
 
 
 def _epoch(t: datetime) -> float:
