@@ -25,7 +25,7 @@ from ledger.bundle import Record
 from ledger.bundle_report import BundleReport, Severity
 from ledger.canonical import parse_json
 from ledger.derive import Replay
-from ledger.effects import DerivedState
+from ledger.effects import UNIQUE_TERMS, DerivedState
 from ledger.envelope import Envelope
 from ledger.errors import MalformedInput
 from ledger.odrl import duties
@@ -145,11 +145,25 @@ class StateJudge:
             if want != have:
                 self.add(Severity.FINDING, "state", "the ledger's derived state differs from the recomputation", e,
                          expected=show(want), found=show(have))  # fmt: skip
+        self._unique_terms()
         recomputed = sum(1 for i in states if i in self.entries and self.entries[i].carried)
         report.checks.append(f"{recomputed} derived state(s) recomputed from the entries by the kinds' own rules")
         if uncompared:
             self.add(Severity.NOTICE, "state", f"{uncompared} recomputed state(s) had no ledger state in the bundle to "
                      "compare with (the ledger changed them after the range's end); the recomputed ones are reported")  # fmt: skip
+
+    def _unique_terms(self) -> None:
+        """Terms only one record of a log may hold (one passport per Digital Link path, one
+        status list slot per passport): the store enforces them at admission, the kinds'
+        checks do not, so the replay checks them across the records it recomputed."""
+        holders: dict[tuple[str, str], int] = {}
+        for idx, name, value in sorted(self.replay.out.terms):
+            if name not in UNIQUE_TERMS:
+                continue
+            first = holders.setdefault((name, value), idx)
+            if first != idx:
+                self.add(Severity.FINDING, "unique", f"{name} {value!r} is held by two records; the log admits one",
+                         self.entries.get(idx), leaf=idx, expected=f"only leaf {first}", found=f"leaf {first} and {idx}")  # fmt: skip
 
     def _flag(self, e: BundleEntry, s: DerivedState, end_time: datetime | None) -> None:
         if e.kind == "access_event":

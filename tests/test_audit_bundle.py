@@ -664,3 +664,23 @@ def test_an_agreement_scope_needs_the_agreement(world: World) -> None:
     report = check(world, rebuild(lines))
     assert any(f.check == "scope" and AGREEMENT in f.message for f in failing(report, "scope")), report.findings
     assert failing(report, "context"), "the events' parent is not in the bundle"
+
+
+def test_a_unique_term_held_twice_is_a_finding() -> None:
+    """The store refuses a second passport for one Digital Link path at admission; a log
+    that holds one anyway (an operator that skipped the check) is named by the verifier."""
+    from ledger.bundle_state import BundleEntry, StateJudge
+    from ledger.bundle_report import BundleReport, Head
+
+    found = []
+    judge = StateJudge("0x" + "00" * 20, lambda *a, **k: found.append((a, k)))
+    for idx in (3, 9):
+        judge.entries[idx] = BundleEntry(idx, f"p{idx}", "passport", "0x" + "11" * 20, "2026-01-01T00:00:00Z",
+                                         bytes(32), True, True, False, False, None)  # fmt: skip
+    judge.replay.out.terms |= {(3, "passport_root", "/01/04012345000306/21/A"), (9, "passport_root", "/01/04012345000306/21/A"),
+                               (9, "item", "/01/04012345000306/21/A"), (3, "status_index", "x:1"), (9, "status_index", "x:2")}  # fmt: skip
+    report = BundleReport("b", "", "o", 1, "0x", "s", "u", {}, Head(0, ""), Head(10, ""))
+    judge.judge(report, None)
+    [(args, kwargs)] = found
+    assert args[1] == "unique" and "passport_root" in args[2] and kwargs == {"leaf": 9, "expected": "only leaf 3",
+                                                                              "found": "leaf 3 and 9"}  # fmt: skip
