@@ -187,18 +187,20 @@ def _dependencies(ledger: Ledger, roots: list[int], start: int, end: int, known:
     whole log's scope), so only those before ``start`` are collected and followed."""
     store, log = ledger.store, ledger.log.id
     found: set[int] = set()
+    before = 0
     todo = list(roots)
     while todo:
         nxt: set[int] = set()
         for edge in store.edges_from(log, todo):
             nxt.add(edge.target)
-        for edge in store.edges_to(log, todo):
-            if edge.type in _STATEFUL and edge.source < end:
-                nxt.add(edge.source)
+        for edge in store.edges_to(log, todo, types=_STATEFUL, source_below=end):
+            nxt.add(edge.source)
         todo = [i for i in nxt if i not in found and i not in known and not (range_carried and start <= i)]
         found.update(todo)
-        if len(found) > MAX_CONTEXT:
-            raise Conflict(f"the records in scope depend on more than {MAX_CONTEXT} others; narrow the scope or the period")
+        before += sum(1 for i in todo if i < start)  # records in the range are carried in place, not held
+        if before > MAX_CONTEXT:
+            raise Conflict(f"the records in scope depend on more than {MAX_CONTEXT} records before the period; "
+                           "narrow the scope or the period")  # fmt: skip
     return found
 
 
@@ -221,8 +223,14 @@ def _plan(ledger: Ledger, scope: Scope, s0: int, end: int, heads: list[_Anchored
             plan.needed |= _dependencies(ledger, [agreement.leaf_index], s0, end, plan.needed, range_carried=False)
     scoper = _Scoper(ledger, scope)
     footprints: dict[str, int] = {}  # author → first carried footprint
-    for chunk in _entries(ledger, s0, end):
-        selected = [e.leaf_index for e in chunk] if whole else scoper.select(chunk)
+    if whole:  # every record of the period is carried: only what it depends on before the period is needed
+        plan.in_scope = end - s0
+        roots = sorted({e.target for e in store.edges_leaving(log, s0, end, below=s0)})
+        if roots:
+            plan.needed.update(roots)
+            plan.needed |= _dependencies(ledger, roots, s0, end, plan.needed, range_carried=True)
+    for chunk in () if whole else _entries(ledger, s0, end):
+        selected = scoper.select(chunk)
         plan.in_scope += len(selected)
         if selected:
             plan.needed |= _dependencies(ledger, selected, s0, end, plan.needed, range_carried=whole)
@@ -328,7 +336,7 @@ def _final_states(ledger: Ledger, idxs: list[int], end: int) -> dict[int, object
     ``end`` changed it since (then the state at ``end`` is not what the ledger holds)."""
     store, log = ledger.store, ledger.log.id
     states = store.states(log, idxs)
-    later = {e.target for e in store.edges_to(log, list(states)) if e.type in _STATEFUL and e.source >= end}
+    later = {e.target for e in store.edges_to(log, list(states), types=_STATEFUL, source_from=end)}
     return {i: s for i, s in states.items() if i not in later}
 
 

@@ -117,7 +117,7 @@ class StateJudge:
             return
         out = self.replay.out
         refused, unverifiable = len(out.refused), len(out.unverifiable)
-        self.replay.step(stored)
+        self.replay.step(stored, env)
         for message in out.refused[refused:]:
             self.add(Severity.FINDING, "admission", message, e)
         for message in out.unverifiable[unverifiable:]:

@@ -31,7 +31,9 @@ the caller opened (``--rpc`` or ``--chain-db``). In the order the lines stream:
    state the ledger reports that differs from the recomputation is a finding.
 
 Findings name record id, leaf index, expected and found (``ledger.bundle_report``).
-Memory: O(log n) for the range; the payload-carrying records are kept for the replay.
+Memory: the range check itself is O(log n), but the verifier keeps a small record per leaf
+and every carried payload for the replay: about 3 KiB per entry (301 MiB at 10^5 in
+``scripts/bench/audit_bundle.py``), so a bundle of 10^6 entries needs some 3 GiB.
 """
 
 from __future__ import annotations
@@ -97,8 +99,15 @@ class _Signatures:
     def __init__(self, domain: Domain, jobs: int):
         self.domain, self.pending, self.done = domain, [], []
         self.chunk: list[tuple[int, bytes]] = []
-        # forkserver: the CLI's progress bar runs a thread, and forking a threaded process can deadlock
-        self.pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("forkserver")) if jobs > 1 else None
+        # ``jobs`` processes in all: this one (reading, hashing, replaying) and jobs - 1 recovering
+        # signatures; on 2 cores one worker beside the busy reader beat two (scripts/bench/audit_bundle.py).
+        # forkserver: the CLI's progress bar runs a thread, and forking a threaded process can deadlock;
+        # the server imports this module once, not each worker.
+        self.pool = None
+        if jobs > 1:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["ledger.bundle_verify"])
+            self.pool = ProcessPoolExecutor(jobs - 1, mp_context=context)
         self.futures: list[Future] = []
 
     def add(self, leaf_index: int, envelope: bytes) -> None:

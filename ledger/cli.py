@@ -151,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "finalized tag (default 0)")  # fmt: skip
     q.add_argument("--json-report", type=Path, default=None, metavar="FILE", help="default: BUNDLE.report.json")
     q.add_argument("--html-report", type=Path, default=None, metavar="FILE", help="default: BUNDLE.report.html")
-    q.add_argument("--jobs", type=int, default=None, metavar="N", help="processes for signature recovery (default: CPUs)")
+    q.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="processes in all: this one and N-1 recovering signatures (default: CPUs)")
     q.add_argument("--max-backdate-hours", type=float, default=24.0, metavar="H",
                    help="flag an issued_at more than H hours before the previous entry's (default 24)")  # fmt: skip
     q.set_defaults(func=_lazy("cmd_audit_verify", "ledger.cli_audit"))

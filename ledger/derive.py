@@ -98,7 +98,8 @@ class Replay:
         self.by_id.setdefault(e.record_id, e.leaf_index)
         self.entry_of[e.leaf_index] = light
 
-    def step(self, e: StoredEntry) -> None:
+    def step(self, e: StoredEntry, envelope: Envelope | None = None) -> None:
+        """Replay ``e``; ``envelope``: its envelope, if the caller has parsed it already."""
         out = self.out
         out.records += 1
         where = f"entry {e.leaf_index} ({e.kind} {e.record_id!r})"
@@ -115,7 +116,7 @@ class Replay:
             return
         try:
             model = kind.parse(parse_json(e.payload))
-            env = Envelope.from_json(e.envelope)
+            env = envelope or Envelope.from_json(e.envelope)
             parents = []
             for p in env.parents:
                 stored = self.by_leaf.get(bytes.fromhex(p))

@@ -684,3 +684,21 @@ def test_a_unique_term_held_twice_is_a_finding() -> None:
     [(args, kwargs)] = found
     assert args[1] == "unique" and "passport_root" in args[2] and kwargs == {"leaf": 9, "expected": "only leaf 3",
                                                                               "found": "leaf 3 and 9"}  # fmt: skip
+
+
+def test_dependencies_inside_the_range_do_not_count_against_the_context_limit(world: World, monkeypatch) -> None:
+    """Records of the range an in-scope record depends on are carried in place; only those
+    before the period are held in memory and limited (issue 11 review: an agreement scope
+    with many events was refused)."""
+    from ledger import bundle_export
+
+    monkeypatch.setattr(bundle_export, "MAX_CONTEXT", 2)
+    reader = anchor_reader(world.settings, chain_id=world.identity.chain_id, contract=world.identity.contract)
+    out = io.BytesIO()
+    export_bundle(world.ledger, reader, out, since=SINCE, until=world.until, scope=Scope(agreement=AGREEMENT))
+    assert not [f for f in check(world, out.getvalue()).findings if f.severity == Severity.FAILURE]
+    from ledger.errors import Conflict
+
+    with pytest.raises(Conflict, match="more than 2 records before the period"):
+        export_bundle(world.ledger, reader, io.BytesIO(), since=world.between, until=world.until,
+                      scope=Scope(agreement=AGREEMENT))  # fmt: skip

@@ -185,11 +185,11 @@ class EffectsStore:
                     out.setdefault(r.idx, []).append(Term(r.name, r.value))
         return {i: tuple(ts) for i, ts in out.items()}
 
-    def _edges_where(self, log: int, column, idxs: Iterable[int]) -> list[StoredEdge]:
+    def _edges_where(self, log: int, column, idxs: Iterable[int], *conditions) -> list[StoredEdge]:
         out: list[StoredEdge] = []
         with self._read() as conn:
             for chunk in _chunks(sorted(set(idxs))):
-                q = select(_edges).where(_edges.c.log == log, column.in_(chunk))
+                q = select(_edges).where(_edges.c.log == log, column.in_(chunk), *conditions)
                 out += [StoredEdge(r.source, r.target, r.type, r.position) for r in conn.execute(q)]
         out.sort(key=lambda e: (e.source, e.position if e.position is not None else 1 << 16, e.target, e.type))
         return out
@@ -198,9 +198,24 @@ class EffectsStore:
         """Edges whose source is one of ``sources``: what those records derive from."""
         return self._edges_where(log, _edges.c.source, sources)
 
-    def edges_to(self, log: int, targets: Iterable[int]) -> list[StoredEdge]:
-        """Edges whose target is one of ``targets``: what derives from those records."""
-        return self._edges_where(log, _edges.c.target, targets)
+    def edges_to(self, log: int, targets: Iterable[int], *, types: Iterable[str] | None = None,
+                 source_from: int | None = None, source_below: int | None = None) -> list[StoredEdge]:  # fmt: skip
+        """Edges whose target is one of ``targets``: what derives from those records;
+        optionally only of these ``types`` and with a source in ``[source_from, source_below)``."""
+        c = _edges.c
+        conditions = [] if types is None else [c.type.in_(sorted(types))]
+        if source_from is not None:
+            conditions.append(c.source >= source_from)
+        if source_below is not None:
+            conditions.append(c.source < source_below)
+        return self._edges_where(log, c.target, targets, *conditions)
+
+    def edges_leaving(self, log: int, start: int, end: int, *, below: int) -> list[StoredEdge]:
+        """Edges from a source in ``[start, end)`` to a target before ``below``."""
+        c = _edges.c
+        q = select(_edges).where(c.log == log, c.source >= start, c.source < end, c.target < below)
+        with self._read() as conn:
+            return [StoredEdge(r.source, r.target, r.type, r.position) for r in conn.execute(q)]
 
     def effect_rows(self, log: int) -> tuple[set[tuple[int, str, str]], set[tuple[int, int, str, int | None]],
                                             dict[int, DerivedState]]:  # fmt: skip
