@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
         ("pcf.py", ["--quick", "--no-baseline"], "roll-up admission"),
         ("contracts.py", ["--quick"], "GET /v1/violations median"),
         ("passports.py", ["--quick"], "resolver → HTML median"),
+        ("audit_bundle.py", ["--quick", "--skip-cli", "--repeats", "1"], "export + verify_bundle"),
     ],
 )
 def test_benchmark_runs_at_smoke_size(script, args, expect, tmp_path):

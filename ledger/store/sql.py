@@ -188,7 +188,13 @@ class SQLStore(EffectsStore):
         """Entries written before ``issued_us`` existed get it from their ``issued_at``."""
         from ledger.envelope import parse_issued_at  # the one parser of the format
 
-        rows = conn.execute(select(_entries.c.log, _entries.c.idx, _entries.c.issued_at).where(_entries.c.issued_us.is_(None))).all()
+        # per log, so that the (log, issued_us) index finds the NULLs: without ``log =`` SQLite
+        # scanned the whole entries table on every open (0.76 s and 230 MiB mapped at 10^6)
+        logs = [r.id for r in conn.execute(select(_logs.c.id))]
+        rows = [r for log in logs for r in conn.execute(
+            select(_entries.c.log, _entries.c.idx, _entries.c.issued_at)
+            .where(_entries.c.log == log, _entries.c.issued_us.is_(None))
+        )]  # fmt: skip
         epoch = datetime(1970, 1, 1, tzinfo=UTC)
         for r in rows:
             us = (parse_issued_at(r.issued_at) - epoch) // timedelta(microseconds=1)
