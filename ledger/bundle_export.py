@@ -1,28 +1,35 @@
 """``export_bundle``: write the audit bundle of a period and scope (DESIGN §11), streaming.
 
-The range. ``start`` is the size of the last final anchored checkpoint whose anchor
-block's time (read from the chain, not the ledger's clock) is at or before ``since``, or
-0 when there is none; ``end`` the first whose anchor block's time is at or after
-``until``. So by the chain's clock every entry logged in the period is in ``[start,
-end)``, and the verifier checks both times itself. When no anchor covers ``until`` yet,
-``NotYetAnchored`` says so; the CLI then seals and anchors once and tries again, the API
-answers 409 (its sealer anchors on its own schedule). A period ending in the future is
-refused the same way.
+The period. Its records lie in ``[s0, end)``: ``s0`` is the size of the last final
+anchored checkpoint whose anchor block's time (read from the chain, not the ledger's
+clock) is at or before ``since``, or 0 when there is none; ``end`` the first whose anchor
+block's time is at or after ``until``. So by the chain's clock every entry logged in the
+period is in ``[s0, end)``, and the verifier checks the times itself. When no anchor
+covers ``until`` yet, ``NotYetAnchored`` says so; the CLI then seals and anchors once and
+tries again, the API answers 409 (its sealer anchors on its own schedule). A period
+ending in the future is refused the same way.
 
-The scope. A record of the range is *in scope* when every given filter holds:
+The scope. A record of ``[s0, end)`` is *in scope* when every given filter holds:
 ``kind`` (its kind), ``participant`` (its author, or a party of the contract it belongs
 to: the ``provider``/``consumer`` index terms), ``agreement`` (the agreement itself, or a
 record filed under it), ``product`` (filed under the product URN, or a passport
 describing a footprint that is). In-scope records carry payload and salt, and the
 ledger's derived state where it is final at ``end``. So that the verifier can replay
 them, the bundle also carries what they depend on: the records they derive from
-(parents and references, transitively) and the earlier records that change those
-records' state (events under an agreement, revocations, superseding versions); those in
-the range carry their payload in place, those before it come as context lines with an
-inclusion proof against the end checkpoint.
+(parents and references, transitively), the records that change those records' state
+(events under an agreement, revocations, superseding versions) and every later footprint
+of a company whose footprint is carried (a footprint deprecates its company's earlier
+ones from its payload).
+
+The range. By default it starts at the last final anchored checkpoint at or before the
+earliest of those dependencies (at or before ``s0``), so the history they carry is inside
+the proven range and there are no context lines. ``context_proofs`` starts it at ``s0``
+and carries the earlier ones as context lines with inclusion proofs against the end
+checkpoint (smaller; their history then rests on the ledger).
 
 Memory stays flat in the range's length: entries stream in chunks; what is kept is the
-dependency set (usually small: agreements, components) and the heads.
+dependency set (usually small: agreements, components; at most ``MAX_CONTEXT`` before the
+period) and the heads.
 """
 
 from __future__ import annotations
