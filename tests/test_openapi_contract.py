@@ -29,6 +29,7 @@ NOT_POSITIVE = {
     "POST /v1/records/batch": "as POST /v1/records, for each record",
     "GET /v1/records": "since must not be after until; a date must exist (2026-02-31 is refused)",
     "GET /v1/violations": "as GET /v1/records: since must not be after until; a date must exist",
+    "GET /v1/audit/bundle": "as GET /v1/records: since must not be after until; a date must exist",
     "GET /v1/proofs/inclusion": "leaf_index < tree_size <= a checkpointed size",
     "GET /v1/proofs/consistency": "from <= to <= a checkpointed size",
     "GET /v1/tlog/tile/{path}": "a canonical tile path: level <= 63, no leading zeros, width 1..255",
