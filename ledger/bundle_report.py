@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from ledger.bundle import z_time
+
 REPORT_TYPE = "tds-ledger/audit-report@1"
 
 
@@ -182,7 +184,7 @@ def timeline(since: datetime, until: datetime, times: list[tuple[datetime, int]]
             b = min(int((issued - first).total_seconds() // step), n - 1)
             records[b] += 1
             violations[b] += idx in violating
-    return [TimelineBucket(_z(first + timedelta(seconds=k * step)), _z(first + timedelta(seconds=(k + 1) * step)),
+    return [TimelineBucket(z_time(first + timedelta(seconds=k * step)), z_time(first + timedelta(seconds=(k + 1) * step)),
                            records[k], violations[k]) for k in range(n)]  # fmt: skip
 
 
@@ -191,7 +193,3 @@ def _nice_step(seconds: float) -> float:
         if seconds <= step:
             return float(step)
     return float(365 * 86400 * (int(seconds // (365 * 86400)) + 1))
-
-
-def _z(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -266,14 +266,14 @@ def _check_heads(v: _Verifier, header: BundleHeader, lines, report: BundleReport
         if h.tree_size and f is not None and not f.final:
             v.add(Severity.FAILURE, "anchor", f"the {which} checkpoint (tree size {h.tree_size}) is anchored in block "
                   f"{f.block_number} but not final", expected="final", found=f"{f.confirmations} confirmations")  # fmt: skip
-    if header.start and start.found is not None and start.found.timestamp > _epoch(header.since):
+    if header.start and start.found is not None and start.found.timestamp > header.since.timestamp():
         v.add(Severity.FAILURE, "period", "the range starts after the period does: entries logged between the "
               "period's start and the start checkpoint's anchor may be missing",
               expected=f"start anchored at or before {z_time(header.since)}",
               found=f"anchored at {_when(start.found.timestamp)} (block {start.found.block_number})")  # fmt: skip
     if end.found is not None:
         v.end_time = datetime.fromtimestamp(end.found.timestamp, UTC)
-    if end.found is not None and end.found.timestamp < _epoch(header.until):
+    if end.found is not None and end.found.timestamp < header.until.timestamp():
         v.add(Severity.FAILURE, "period", "the range ends before the period does: entries logged after the end "
               "checkpoint's anchor and before the period's end are not in the bundle",
               expected=f"end anchored at or after {z_time(header.until)}",
@@ -282,7 +282,7 @@ def _check_heads(v: _Verifier, header: BundleHeader, lines, report: BundleReport
                          f"{v.identity.chain_id} at {v.identity.contract}")  # fmt: skip
     # The period's records lie from the last anchor at or before `since` on (by the chain's
     # clock); the range may start earlier, to carry the history of what they depend on.
-    v.scope_start = max([h.tree_size for h in heads if h.found is not None and h.found.timestamp <= _epoch(header.since)]
+    v.scope_start = max([h.tree_size for h in heads if h.found is not None and h.found.timestamp <= header.since.timestamp()]
                         + [header.start])  # fmt: skip
     if v.scope_start > header.start:
         report.checks.append(f"the period's records are from leaf {v.scope_start} (the last anchor at or before its "
@@ -488,10 +488,6 @@ def _kind_counts(v: _Verifier) -> list[KindCount]:
         if f.severity == Severity.VIOLATION and f.kind:
             violations[f.kind] += 1
     return [KindCount(k, n, v.kinds_scope[k], recomputed[k], violations[k]) for k, n in sorted(v.kinds.items())]
-
-
-def _epoch(t: datetime) -> float:
-    return t.timestamp()
 
 
 def _when(timestamp: int) -> str:

@@ -24,7 +24,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ledger.bundle import MalformedBundle, Scope, open_bundle
+from ledger.bundle import MalformedBundle, Scope, open_bundle, z_time
 from ledger.cli_verify import UsageError, _ChainReader
 from ledger.errors import LedgerError, MalformedInput
 
@@ -67,10 +67,6 @@ def _period(args: argparse.Namespace) -> tuple[datetime, datetime | None]:
     return since, until
 
 
-def _z(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _scope(args: argparse.Namespace) -> Scope:
     return Scope(participant=args.participant, agreement=args.agreement, product=args.product, kind=args.kind)
 
@@ -110,7 +106,7 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     scope = _scope(args)
     if args.url is None:  # the data directory (--data-dir, TDSL_DATA_DIR or ./data), as its operator
         summary = _export_local(args, since, until, scope)
-        _out(f"wrote {args.output}: the period {_z(summary.since)} → {_z(summary.until)}, entries "
+        _out(f"wrote {args.output}: the period {z_time(summary.since)} → {z_time(summary.until)}, entries "
              f"[{summary.start}, {summary.end}) of the log, {summary.in_scope} in scope, "
              f"{summary.carried} with payload, {summary.context} earlier record(s) as context, "
              f"{summary.heads} checkpoint(s); SHA-256 of its lines {summary.sha256}")  # fmt: skip

@@ -490,12 +490,10 @@ def test_cli_verify_writes_both_reports_and_exits_1_on_violations(world: World, 
 
 
 def test_cli_verify_of_a_clean_period_exits_0(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    lines = lines_of(world.late_bundle)
-    # a kind without violations: the datasets-free range holds only access events; pick passports' scope instead
+    # no passport was issued in the period (the demo's is at leaf 20): the bundle proves that much, and is clean
     reader = anchor_reader(world.settings, chain_id=world.identity.chain_id, contract=world.identity.contract)
     out = io.BytesIO()
     export_bundle(world.ledger, reader, out, since=world.between, until=world.until, scope=Scope(kind="passport"))
-    assert lines  # the late bundle parsed
     path = tmp_path / "clean.jsonl"
     path.write_bytes(out.getvalue())
     rc, stdout, err = run(capsys, *_verify_args(world, path, tmp_path))

@@ -50,7 +50,6 @@ import argparse
 import collections
 import gzip
 import json
-import multiprocessing
 import os
 import platform
 import random
@@ -71,6 +70,7 @@ for p in (REPO, REPO / "tests"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+from _fork import in_order  # the folder of this script is sys.path[0]
 from _report import cpu_ticks, load, say, table  # the folder of this script is sys.path[0]
 
 TARGET_EXPORT = 20_000  # entries/s
@@ -256,24 +256,8 @@ def grow(world: World, to: int, workers: int, on_chunk: Callable[[int], None]) -
         world.ledger.submit(subs)
         on_chunk(world.size)
 
-    if workers <= 0 or "fork" not in multiprocessing.get_all_start_methods():
-        for r in ranges:
-            consume(_sign_range(r))
-        return
     _WORLD = world
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        pending: collections.deque = collections.deque()
-        todo = iter(ranges)
-        for r in todo:
-            pending.append(pool.apply_async(_sign_range, (r,)))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            subs = pending.popleft().get()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append(pool.apply_async(_sign_range, (nxt,)))
-            consume(subs)
+    in_order(_sign_range, ranges, consume, workers)
 
 
 def anchor(world: World, after_ts: int | None) -> tuple[int, int, int]:

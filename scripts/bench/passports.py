@@ -40,9 +40,7 @@ issuer's status list). Every passport in the log went through ``Ledger.submit``.
 from __future__ import annotations
 
 import argparse
-import collections
 import json
-import multiprocessing
 import os
 import platform
 import random
@@ -62,6 +60,7 @@ for p in (REPO, REPO / "tests"):
         sys.path.insert(0, str(p))
 
 import coincurve
+from _fork import in_order  # the folder of this script is sys.path[0]
 from _report import cpu_ticks, load, pct, say, table  # the folder of this script is sys.path[0]
 from ledger import gs1, passport_views, status_list, untp, vc_context, vcjose
 from ledger.canonical import canonicalize
@@ -112,23 +111,7 @@ def signed_passports(world: PassportWorld, start: int, stop: int, chunk: int, wo
     global _WORLD
     ranges = [(i, min(stop, i + chunk)) for i in range(start, stop, chunk)]
     _WORLD = world
-    if workers <= 0 or "fork" not in multiprocessing.get_all_start_methods():
-        for r in ranges:
-            consume(_sign_range(r))
-        return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        pending: collections.deque = collections.deque()
-        todo = iter(ranges)
-        for r in todo:
-            pending.append(pool.apply_async(_sign_range, (r,)))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            subs = pending.popleft().get()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append(pool.apply_async(_sign_range, (nxt,)))
-            consume(subs)
+    in_order(_sign_range, ranges, consume, workers)
 
 
 # -- 1. admission -----------------------------------------------------------------------
